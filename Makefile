@@ -1,0 +1,18 @@
+PY ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: test setup demo screenshots bench dist clean
+
+## the README's test command: installs what the tests need, then runs them
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+setup:
+	./scripts/setup-test-env
+
+demo:
+	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
+	$(PY) -m tui demo
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache

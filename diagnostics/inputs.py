@@ -1,0 +1,300 @@
+"""Input discovery: flag, environment, `.env.local`, `.env`, `fly.toml` — in that order.
+
+Every value carries its source; secret values are `Secret` from the moment
+they are read, and `display` is the only text form the views ever print.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .secret import MASK, Secret, looks_secret, redact, remember
+from .urls import UrlError, parse_pg_url
+
+MAX_FILE_BYTES = 1 << 20  # .env / fly.toml bigger than this are not read
+
+# name -> (environment variables in order, secret?)
+ENV_NAMES: dict[str, tuple[tuple[str, ...], bool]] = {
+    "database_url": (("DATABASE_URL", "POSTGRES_URL"), True),
+    "convex_url": (("CONVEX_URL", "CONVEX_SELF_HOSTED_URL", "VITE_CONVEX_URL", "NEXT_PUBLIC_CONVEX_URL"), False),
+    "convex_site_url": (("CONVEX_SITE_URL",), False),
+    "http_action": ((), False),
+    "admin_key": (("CONVEX_SELF_HOSTED_ADMIN_KEY", "CONVEX_DEPLOY_KEY"), True),
+    "app": (("FLY_APP_NAME", "FLY_APP"), False),
+    "pg_app": ((), False),
+    "config": ((), False),
+    "backend_env": ((), False),
+    "resolver": ((), False),
+    "flyctl": ((), False),
+    "wireguard_config": ((), False),
+}
+
+
+@dataclass
+class InputValue:
+    name: str
+    value: Any  # str, or Secret for secrets
+    source: str  # "flag", "env:DATABASE_URL", ".env.local:DATABASE_URL", "fly.toml", "derived", "answered"
+    secret: bool = False
+    display: str = ""
+
+    def text(self) -> str:
+        """The real value (reveals a secret: only for probes that connect)."""
+        return self.value.reveal() if isinstance(self.value, Secret) else str(self.value)
+
+    def to_json(self) -> dict:
+        return {"value": self.display, "source": self.source}
+
+
+@dataclass
+class Inputs:
+    values: dict[str, InputValue] = field(default_factory=dict)
+    cwd: Path = field(default_factory=Path.cwd)
+    env: Mapping[str, str] = field(default_factory=dict)
+    files_found: list[str] = field(default_factory=list)  # ".env.local", "fly.toml", ...
+    problems: list[dict] = field(default_factory=list)  # {"file", "line", "message"}
+    fly_toml: dict | None = None
+    fly_toml_error: dict | None = None  # {"path", "line", "column", "message"}
+    dotenv: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> {KEY: raw}
+    backend_env: dict[str, Any] | None = None  # KEY -> str | Secret
+
+    def get(self, name: str) -> InputValue | None:
+        return self.values.get(name)
+
+    def text(self, name: str) -> str | None:
+        v = self.values.get(name)
+        return v.text() if v else None
+
+    def set(self, name: str, value: str, source: str) -> InputValue:
+        secret = ENV_NAMES.get(name, ((), False))[1] or looks_secret(name)
+        iv = make_value(name, value, source, secret)
+        self.values[name] = iv
+        return iv
+
+    def to_json(self) -> dict:
+        return {k: v.to_json() for k, v in sorted(self.values.items())}
+
+
+def make_value(name: str, value: str, source: str, secret: bool) -> InputValue:
+    value = value.strip()
+    if name == "database_url" or (secret and "://" in value):
+        display = mask_url_text(value)
+        return InputValue(name, Secret(value), source, True, display)
+    if secret:
+        return InputValue(name, Secret(value), source, True, MASK)
+    return InputValue(name, value, source, False, redact(value))
+
+
+def mask_url_text(text: str) -> str:
+    """The display form of a URL that may hold a password, parsable or not."""
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#]*)@", text) or re.match(
+        r"^([a-zA-Z][a-zA-Z0-9+.-]*://)(.*)@", text
+    )
+    if m:
+        userinfo = m.group(2)
+        user, sep, pw = userinfo.partition(":")
+        if sep:
+            remember(pw)
+        # mask everything between the user and the last '@' before the host
+        last_at = text.rfind("@")
+        head = m.group(1) + user + (":" + MASK if sep else "")
+        return redact(head + text[last_at:])
+    try:
+        return parse_pg_url(text).masked()
+    except UrlError:
+        return redact(text)
+
+
+# ---------------------------------------------------------------- .env files
+
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
+
+
+def parse_dotenv(text: str, filename: str = ".env") -> tuple[dict[str, str], list[dict]]:
+    """Parse KEY=VALUE lines (quotes, `export`, comments). Bad lines are reported, not fatal."""
+    values: dict[str, str] = {}
+    problems: list[dict] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        m = _DOTENV_LINE.match(line)
+        if not m:
+            problems.append({"file": filename, "line": lineno, "message": "not a KEY=VALUE line"})
+            continue
+        key, val = m.group(1), m.group(2).strip()
+        if val[:1] in ("'", '"'):
+            q = val[0]
+            end = val.find(q, 1)
+            if end == -1:
+                problems.append({"file": filename, "line": lineno, "message": f"{key}: unterminated {q} quote"})
+                continue
+            inner = val[1:end]
+            if q == '"':
+                inner = inner.replace("\\n", "\n").replace('\\"', '"')
+            val = inner
+        else:
+            val = re.split(r"\s+#", val, maxsplit=1)[0].strip()
+        values[key] = val
+    return values, problems
+
+
+def _read_text(path: Path, problems: list[dict]) -> str | None:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append({"file": path.name, "line": 0, "message": f"larger than {MAX_FILE_BYTES} bytes, not read"})
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append({"file": path.name, "line": 0, "message": f"cannot read: {exc.strerror}"})
+        return None
+    if b"\x00" in data:
+        problems.append({"file": path.name, "line": 0, "message": "binary content, not read"})
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------- fly.toml
+
+
+def read_fly_toml(path: Path) -> tuple[dict | None, dict | None]:
+    """(document, error). error = {"path", "line", "column", "message"}."""
+    problems: list[dict] = []
+    text = _read_text(path, problems)
+    if text is None:
+        msg = problems[0]["message"] if problems else "cannot read"
+        return None, {"path": str(path), "line": 0, "column": 0, "message": msg}
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line, col = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        bad_line = text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else ""
+        return None, {
+            "path": str(path),
+            "line": line,
+            "column": col,
+            "message": message,
+            "text": redact(bad_line.strip())[:200],
+        }
+    app = doc.get("app")
+    if app is None:
+        return doc, {"path": str(path), "line": 0, "column": 0, "message": "no `app = \"...\"` key", "text": ""}
+    if not isinstance(app, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", app):
+        return doc, {
+            "path": str(path),
+            "line": _line_of(text, "app"),
+            "column": 1,
+            "message": f"`app` must be an app name in lower case letters, digits and '-' (got {type(app).__name__} {str(app)[:40]!r})",
+            "text": "",
+        }
+    return doc, None
+
+
+def _line_of(text: str, key: str) -> int:
+    for i, line in enumerate(text.splitlines(), 1):
+        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            return i
+    return 0
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def discover(
+    flags: Mapping[str, str | None] | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+) -> Inputs:
+    flags = {k: v for k, v in (flags or {}).items() if v not in (None, "")}
+    env = dict(os.environ if env is None else env)
+    cwd = Path(cwd or Path.cwd())
+    inputs = Inputs(cwd=cwd, env=env)
+
+    for fname in (".env.local", ".env"):
+        p = cwd / fname
+        if p.is_file():
+            text = _read_text(p, inputs.problems)
+            if text is not None:
+                values, problems = parse_dotenv(text, fname)
+                inputs.dotenv[fname] = values
+                inputs.problems.extend(problems)
+                inputs.files_found.append(fname)
+
+    config_path = Path(flags["config"]) if "config" in flags else cwd / "fly.toml"
+    if not config_path.is_absolute():
+        config_path = cwd / config_path
+    if config_path.is_file():
+        inputs.files_found.append(config_path.name if config_path.parent == cwd else str(config_path))
+        inputs.fly_toml, inputs.fly_toml_error = read_fly_toml(config_path)
+        inputs.set("config", str(config_path), "flag" if "config" in flags else "found")
+    elif "config" in flags:
+        inputs.fly_toml_error = {"path": str(config_path), "line": 0, "column": 0, "message": "file not found"}
+
+    for name, (env_names, _secret) in ENV_NAMES.items():
+        if name == "config":
+            continue
+        if name in flags:
+            inputs.set(name, str(flags[name]), "flag")
+            continue
+        found = False
+        for var in env_names:
+            if env.get(var):
+                inputs.set(name, env[var], f"env:{var}")
+                found = True
+                break
+        if found:
+            continue
+        for fname in (".env.local", ".env"):
+            for var in env_names:
+                if inputs.dotenv.get(fname, {}).get(var):
+                    inputs.set(name, inputs.dotenv[fname][var], f"{fname}:{var}")
+                    found = True
+                    break
+            if found:
+                break
+        if found:
+            continue
+        if name == "app" and inputs.fly_toml and isinstance(inputs.fly_toml.get("app"), str):
+            inputs.set("app", inputs.fly_toml["app"], "fly.toml")
+
+    # the rest of the flags (symptom, timeout, ...) are carried as given
+    for name, value in flags.items():
+        if name not in inputs.values and name not in ENV_NAMES:
+            inputs.set(name, str(value), "flag")
+
+    bfile = inputs.text("backend_env")
+    if bfile:
+        p = Path(bfile) if Path(bfile).is_absolute() else cwd / bfile
+        text = _read_text(p, inputs.problems) if p.is_file() else None
+        if text is None and not p.is_file():
+            inputs.problems.append({"file": str(p), "line": 0, "message": "file not found"})
+        if text is not None:
+            values, problems = parse_dotenv(text, p.name)
+            inputs.problems.extend(problems)
+            inputs.backend_env = {k: (Secret(v) if _backend_secret(k) else v) for k, v in values.items()}
+    return inputs
+
+
+def _backend_secret(key: str) -> bool:
+    return key in ("POSTGRES_URL", "DATABASE_URL", "MYSQL_URL", "INSTANCE_SECRET") or looks_secret(key)
+
+
+def masked_env(env: Mapping[str, Any]) -> dict[str, str]:
+    """A display copy of an environment: secrets masked, URLs with their password masked."""
+    out = {}
+    for k, v in env.items():
+        if isinstance(v, Secret):
+            out[k] = mask_url_text(v.reveal()) if "://" in v.reveal() else MASK
+        elif looks_secret(k) and "://" not in str(v):
+            out[k] = MASK
+        else:
+            out[k] = redact(str(v))
+    return out

@@ -1,0 +1,89 @@
+"""Reaching a host: system DNS and TCP connect, each bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Resolved:
+    status: str  # resolved | not_found | timeout | error
+    addresses: list[str]
+    detail: str = ""
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+async def resolve(host: str, port: int, timeout: float) -> Resolved:
+    if is_ip(host):
+        return Resolved("resolved", [host])
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), timeout
+        )
+    except asyncio.TimeoutError:
+        return Resolved("timeout", [], f"no DNS answer within {timeout:g} s")
+    except socket.gaierror as exc:
+        if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)):
+            return Resolved("not_found", [], f"[Errno {exc.errno}] {exc.strerror}")
+        if exc.errno == socket.EAI_AGAIN:
+            return Resolved("timeout", [], f"[Errno {exc.errno}] {exc.strerror}")
+        return Resolved("error", [], f"[Errno {exc.errno}] {exc.strerror}")
+    except UnicodeError as exc:
+        return Resolved("not_found", [], f"not a valid host name: {exc}")
+    addrs: list[str] = []
+    for info in infos:
+        a = info[4][0]
+        if a not in addrs:
+            addrs.append(a)
+    return Resolved("resolved", addrs)
+
+
+@dataclass
+class Connected:
+    status: str  # ok | refused | timeout | unreachable | error
+    address: str
+    elapsed_ms: int
+    detail: str = ""
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def tcp_connect(address: str, port: int, timeout: float, keep: bool = False) -> Connected:
+    t0 = time.monotonic()
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
+    except asyncio.TimeoutError:
+        return Connected("timeout", address, _ms(t0), f"no answer within {timeout:g} s")
+    except ConnectionRefusedError:
+        return Connected("refused", address, _ms(t0), "connection refused (TCP RST)")
+    except OSError as exc:
+        code = exc.errno
+        status = "unreachable" if code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL) else "error"
+        if code == errno.ETIMEDOUT:
+            status = "timeout"
+        return Connected(status, address, _ms(t0), f"{exc.strerror or exc} (errno {code})")
+    c = Connected("ok", address, _ms(t0), reader=reader, writer=writer)
+    if not keep:
+        writer.close()
+    return c
+
+
+def _ms(t0: float) -> int:
+    return int((time.monotonic() - t0) * 1000)

@@ -1,0 +1,132 @@
+"""Recordings of walks (`--record FILE`), replayed by `replay FILE` and `demo`.
+
+A recording holds the symptom, the inputs (masked, with their sources) and
+every probe outcome with its duration. Replay feeds those outcomes back
+through the same engine, so the verdict, fix and not-run list are recomputed
+by the real tree and catalog, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .context import Context
+from .engine import RecordingRunner, ReplayRunner
+from .inputs import Inputs
+from .model import Outcome
+from .secret import redact, redact_obj
+
+SCHEMA = "fcp-doctor.recording/1"
+DEMO_DIR = Path(__file__).parent / "demo"
+
+
+class RecordingError(ValueError):
+    pass
+
+
+@dataclass
+class Recording:
+    symptom: str
+    inputs: dict  # name -> {"value": masked, "source": ...}
+    steps: list[dict]
+    timeout: float = 5.0
+    title: str = ""
+    description: str = ""
+    files_found: list | None = None
+    cwd: str = "."
+
+    def to_json(self) -> dict:
+        return redact_obj(
+            {
+                "schema": SCHEMA,
+                "title": self.title,
+                "description": self.description,
+                "symptom": self.symptom,
+                "timeout": self.timeout,
+                "cwd": self.cwd,
+                "files_found": self.files_found or [],
+                "inputs": self.inputs,
+                "steps": self.steps,
+            }
+        )
+
+    def context(self) -> Context:
+        inputs = Inputs(cwd=Path(self.cwd), env={}, files_found=list(self.files_found or []))
+        for name, v in self.inputs.items():
+            iv = inputs.set(name, v["value"], v.get("source", "recording"))
+            iv.display = v["value"] if name != "database_url" else iv.display
+        return Context(inputs=inputs, timeout=self.timeout, replay=True)
+
+    def runner(self, speed: float = 0.0, sleep=None) -> ReplayRunner:
+        outcomes = {s["node"]: (Outcome.from_json(s), int(s.get("elapsed_ms", 0))) for s in self.steps}
+        return ReplayRunner(outcomes, speed=speed, **({"sleep": sleep} if sleep else {}))
+
+
+def from_walk(ctx: Context, symptom: str, runner: RecordingRunner) -> Recording:
+    return Recording(
+        symptom=symptom,
+        inputs=ctx.inputs.to_json(),
+        steps=runner.recorded,
+        timeout=ctx.timeout,
+        files_found=list(ctx.inputs.files_found),
+        cwd=str(ctx.inputs.cwd),
+    )
+
+
+def save(rec: Recording, path: str | Path) -> None:
+    """Written atomically; the text goes through redaction once more."""
+    path = Path(path)
+    text = redact(json.dumps(rec.to_json(), indent=2, sort_keys=False)) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".fcp-rec-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load(path: str | Path) -> Recording:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise RecordingError(f"cannot read {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordingError(f"{path} is not a recording: {exc}") from None
+    return parse(data, str(path))
+
+
+def parse(data, name: str = "recording") -> Recording:
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise RecordingError(f"{name} is not a {SCHEMA} file")
+    try:
+        steps = [dict(s) for s in data["steps"]]
+        for s in steps:
+            if not isinstance(s.get("node"), str) or not isinstance(s.get("outcome"), str):
+                raise RecordingError(f"{name}: a step lacks its node or outcome")
+        return Recording(
+            symptom=str(data.get("symptom") or "everything"),
+            inputs={k: dict(v) for k, v in (data.get("inputs") or {}).items()},
+            steps=steps,
+            timeout=float(data.get("timeout") or 5.0),
+            title=str(data.get("title") or ""),
+            description=str(data.get("description") or ""),
+            files_found=list(data.get("files_found") or []),
+            cwd=str(data.get("cwd") or "."),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, RecordingError):
+            raise
+        raise RecordingError(f"{name} is malformed: {exc}") from None
+
+
+def demo_scenarios() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(DEMO_DIR.glob("*.json"))}

@@ -1,0 +1,172 @@
+"""The decision tree, as data.
+
+A node asks one question by running one probe, and maps each named outcome to
+the next node, to a root cause (`cause:<id>`) or to `done` (this track of the
+walk is healthy). A symptom is an ordered list of tracks; tracks are
+independent and run concurrently, and the first track (in symptom order) that
+ends at a cause names the verdict. Per-layer node lists live beside this file;
+`fcp-doctor tree` prints the whole logic in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Mapping
+
+DONE = "done"
+_MODULES = ("context", "pg", "fly", "convex", "convex_self")
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    title: str  # may use {names}: "Can {host}:{port} be reached over TCP?"
+    why: str  # one sentence: why this is asked
+    probe: str  # a key of diagnostics.probes.PROBES
+    branches: Mapping[str, str]  # outcome -> node id | "cause:<id>" | "done"
+    default: str | None = None  # target for an outcome not listed; None: inconclusive
+    asks: tuple[str, ...] = ()  # inputs the wizard may ask for when missing
+    budget: float = 1.0  # probe time limit, in units of --timeout (plus a small margin)
+
+    def target(self, outcome: str) -> str | None:
+        return self.branches.get(outcome, self.default)
+
+
+@dataclass(frozen=True)
+class Track:
+    id: str
+    title: str
+    entry: str
+
+
+@dataclass(frozen=True)
+class Symptom:
+    id: str
+    title: str  # as the user would say it
+    tracks: tuple[str, ...]
+    warnings_are_causes: bool = False
+
+
+NODES: dict[str, Node] = {}
+TRACKS: dict[str, Track] = {}
+
+
+def node(id: str, title: str, why: str, probe: str, branches: Mapping[str, str], **kw) -> Node:
+    if id in NODES:
+        raise ValueError(f"node {id} defined twice")
+    n = Node(id, title, why, probe, dict(branches), **kw)
+    NODES[id] = n
+    return n
+
+
+def track(id: str, title: str, entry: str) -> Track:
+    t = Track(id, title, entry)
+    TRACKS[id] = t
+    return t
+
+
+SYMPTOMS: dict[str, Symptom] = {
+    s.id: s
+    for s in (
+        Symptom(
+            "convex-cant-reach-postgres",
+            "My Convex functions can't reach Postgres",
+            ("context", "convex", "convex_self", "postgres"),
+        ),
+        Symptom("app-cant-reach-postgres", "My Fly app can't reach Postgres", ("context", "postgres")),
+        Symptom("laptop-cant-reach-postgres", "I can't reach Postgres from my laptop", ("context", "postgres")),
+        Symptom("slow-queries", "Queries are slow", ("context", "postgres"), warnings_are_causes=True),
+        Symptom(
+            "self-hosted-backend-down",
+            "My self-hosted Convex backend is down",
+            ("context", "convex_self", "convex", "postgres"),
+        ),
+        Symptom("everything", "Check everything", ("context", "postgres", "convex", "convex_self")),
+    )
+}
+
+_loaded = False
+
+
+def load() -> dict[str, Node]:
+    global _loaded
+    if not _loaded:
+        for mod in _MODULES:
+            importlib.import_module(f"{__name__}.{mod}")
+        _loaded = True
+    return NODES
+
+
+def target_kind(target: str) -> tuple[str, str]:
+    """('cause', id) | ('done', '') | ('node', id)."""
+    if target == DONE:
+        return "done", ""
+    if target.startswith("cause:"):
+        return "cause", target[6:]
+    return "node", target
+
+
+def reachable(entry: str) -> list[str]:
+    """Every node reachable from `entry`, in breadth-first order."""
+    load()
+    seen: list[str] = []
+    queue = [entry]
+    while queue:
+        nid = queue.pop(0)
+        if nid in seen or nid not in NODES:
+            continue
+        seen.append(nid)
+        n = NODES[nid]
+        for t in list(n.branches.values()) + ([n.default] if n.default else []):
+            kind, val = target_kind(t)
+            if kind == "node":
+                queue.append(val)
+    return seen
+
+
+def validate() -> list[str]:
+    """Problems in the tree: dangling targets, unknown causes or probes, unknown track entries."""
+    from .. import causes, probes
+
+    load()
+    cat = causes.load_all()
+    known_probes = probes.load_all()
+    problems = []
+    for t in TRACKS.values():
+        if t.entry not in NODES:
+            problems.append(f"track {t.id}: entry {t.entry} is not a node")
+    for s in SYMPTOMS.values():
+        for tid in s.tracks:
+            if tid not in TRACKS:
+                problems.append(f"symptom {s.id}: unknown track {tid}")
+    for n in NODES.values():
+        if n.probe not in known_probes:
+            problems.append(f"node {n.id}: unknown probe {n.probe}")
+        for t in list(n.branches.values()) + ([n.default] if n.default else []):
+            kind, val = target_kind(t)
+            if kind == "cause" and val not in cat:
+                problems.append(f"node {n.id}: unknown cause {val}")
+            if kind == "node" and val not in NODES:
+                problems.append(f"node {n.id}: unknown node {val}")
+    return problems
+
+
+def describe() -> str:
+    """The whole tree as text, for `fcp-doctor tree`."""
+    load()
+    lines = []
+    for s in SYMPTOMS.values():
+        lines.append(f"symptom {s.id}: \"{s.title}\" -> tracks {', '.join(s.tracks)}")
+    lines.append("")
+    for t in TRACKS.values():
+        lines.append(f"track {t.id} ({t.title})")
+        for nid in reachable(t.entry):
+            n = NODES[nid]
+            lines.append(f"  {n.id} [{n.probe}] {n.title}")
+            for outcome, target in n.branches.items():
+                lines.append(f"      {outcome:<22} -> {target}")
+            if n.default:
+                lines.append(f"      {'(anything else)':<22} -> {n.default}")
+        lines.append("")
+    return "\n".join(lines)

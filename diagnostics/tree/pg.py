@@ -1,0 +1,97 @@
+"""The Postgres track: from the URL to a working, writable session."""
+
+from . import DONE, node, track
+
+track("postgres", "Can we reach Postgres the way the app does?", "pg.url")
+
+node(
+    "pg.url",
+    "Is there a Postgres URL, and does it parse?",
+    "Every other Postgres check needs the URL the app really uses.",
+    "pg.url",
+    {"ok": "pg.host", "missing": "cause:config.database_url_missing", "invalid": "cause:config.database_url_invalid"},
+    asks=("database_url",),
+)
+node(
+    "pg.host",
+    "What kind of host is {host}?",
+    "Fly-private names (.internal, .flycast, fdaa:, .flympg.net) only work inside Fly's private network.",
+    "pg.host",
+    {
+        "loopback": "pg.dns",
+        "public": "pg.dns",
+        "private_ip": "pg.dns",
+        "fly_public": "pg.dns",
+        "fly_private": "fly.vantage",
+        "socket": "pg.connect",
+    },
+)
+node(
+    "pg.dns",
+    "Does {host} resolve?",
+    "A name that does not resolve fails before any packet reaches Postgres.",
+    "pg.dns",
+    {"resolved": "pg.tcp", "not_found": "cause:net.dns_not_found"},
+)
+node(
+    "pg.tcp",
+    "Does anything accept TCP on {host}:{port}?",
+    "Refused means nothing listens; no answer at all means packets are dropped on the way.",
+    "pg.tcp",
+    {
+        "ok": "pg.ssl",
+        "refused": "cause:net.connection_refused",
+        "refused_fly": "fly.port_check",
+        "timeout": "cause:net.connect_timeout",
+        "unreachable": "cause:net.connect_timeout",
+    },
+)
+node(
+    "pg.ssl",
+    "Does the server offer TLS, and does the URL's sslmode={sslmode} agree?",
+    "Fly Postgres on the private network offers no TLS, so sslmode=require can never connect there.",
+    "pg.ssl",
+    {
+        "tls": "pg.connect",
+        "no_tls": "pg.connect",
+        "no_tls_required": "cause:pg.ssl_required_unsupported",
+        "timeout": "cause:pg.handshake_timeout",
+        "not_postgres": "cause:pg.handshake_timeout",
+        "closed": "cause:pg.handshake_timeout",
+    },
+)
+node(
+    "pg.connect",
+    "Can we log in as {user} to database {db}?",
+    "Postgres names the refusal exactly: password, pg_hba.conf rule, database, connection slots.",
+    "pg.connect",
+    {
+        "ok": "pg.session",
+        "auth_failed": "cause:pg.auth_failed",
+        "password_missing": "cause:pg.password_missing",
+        "database_missing": "cause:pg.database_missing",
+        "hba_rejected": "cause:pg.hba_rejected",
+        "too_many_connections": "cause:pg.too_many_connections",
+        "server_starting": "cause:pg.server_starting",
+        "ssl_verify_failed": "cause:pg.ssl_verify_failed",
+        "ssl_required_unsupported": "cause:pg.ssl_required_unsupported",
+        "timeout": "cause:pg.handshake_timeout",
+        "refused": "cause:net.connection_refused",
+    },
+    budget=1.5,
+)
+node(
+    "pg.session",
+    "Is this a writable primary with room for more connections?",
+    "A standby or a read-only database accepts logins and then refuses every write.",
+    "pg.session",
+    {"ok": "pg.pooler", "replica": "cause:pg.read_only_replica", "read_only": "cause:pg.read_only_database"},
+)
+node(
+    "pg.pooler",
+    "Do named prepared statements survive the connection pooler?",
+    "A transaction-mode PgBouncer hands each transaction a different server, where a prepared statement does not exist.",
+    "pg.pooler",
+    {"direct": DONE, "session_pooling": DONE, "transaction_pooling_ok": DONE, "prepared_broken": "cause:pg.pooler_prepared_statements"},
+    budget=2.0,
+)

@@ -1,0 +1,1 @@
+"""fcp-doctor's front ends: the command line and the Textual wizard (tui.app, imported lazily)."""

@@ -42,11 +42,11 @@ def classify_error(text: str) -> str:
 
 
 def error_line(text: str) -> str:
-    """flyctl's `Error: ...` line, else its last non-empty line."""
+    """The message of flyctl's `Error: ...` line (fly.md §2.3), else its last non-empty line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in lines:
         if ln.startswith("Error:"):
-            return ln
+            return ln[len("Error:"):].strip()
     return lines[-1] if lines else ""
 
 
@@ -175,7 +175,9 @@ async def platform(ctx) -> Outcome:
         return Outcome("error", WARN, f"fly machines list failed: {m.error}", ev)
 
     machines = [machine_summary(x) for x in (m.json() or []) if isinstance(x, dict)]
-    ev["machines"] = [f"{x['id']} {x['state']} {x['region']}" + (f" role={x['role']}" if x["role"] else "") for x in machines]
+    ev["machines"] = [
+        f"{x['id']} {x['state']} {x['region']} {x['private_ip']}" + (f" role={x['role']}" if x["role"] else "") for x in machines
+    ]
     started = [x for x in machines if x["state"] == "started"]
     roles = {x["id"]: x["role"] for x in machines if x["role"]}
     if roles:

@@ -193,6 +193,7 @@ def test_private_host_without_flyctl():
     rep = json.loads(r.stdout)
     rc = rep["root_cause"]
     assert r.returncode == 1 and rc["id"] == "fly.private_host_outside_6pn"
+    assert step(rep, "context.where")["outcome"] == "laptop"
     cmds = commands(rc)
     assert "fly proxy 15432:5432 mydb.internal -a mydb" in cmds
     assert any(c.startswith("fly wireguard create ") for c in cmds)

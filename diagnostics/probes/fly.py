@@ -28,13 +28,18 @@ def parse_resolver(text: str) -> tuple[str, int]:
     t = text.strip()
     m = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](?::(\d+))?", t)
     if m:
-        return m.group(1), int(m.group(2) or 53)
-    if t.count(":") == 1:
-        host, _, port = t.partition(":")
-        if port.isdigit():
-            return host, int(port)
-    ipaddress.ip_address(t)  # ValueError for anything else
-    return t, 53
+        addr, port = m.group(1), int(m.group(2) or 53)
+    elif t.count(":") == 1:
+        addr, _, p = t.partition(":")
+        if not p.isdigit():
+            raise ValueError(f"bad port in {t!r}")
+        port = int(p)
+    else:
+        addr, port = t, 53
+    ipaddress.ip_address(addr)  # ValueError for anything but an IP address
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} out of range")
+    return addr, port
 
 
 def wireguard_dns(path: str) -> str | None:
@@ -154,12 +159,12 @@ async def vantage(ctx) -> Outcome:
     where = ctx.facts.get("where", "")
     res = sixpn_resolver(ctx)
     evidence = {"where": where, "resolver": f"[{res[0]}]:{res[1]} ({res[2]})" if res else "", "host": ctx.pg_url.host}
-    if ctx.facts.get("flyctl_requested_missing"):
+    if res:
+        return Outcome("in_6pn", PASS, f"6PN resolver [{res[0]}]:{res[1]} ({res[2]})", evidence)
+    if ctx.facts.get("flyctl_requested_missing"):  # outside the 6PN the walk needs the flyctl it was pointed at
         path = ctx.inputs.text("flyctl")
         evidence["flyctl"] = path
         return Outcome("flyctl_missing", FAIL, f"--flyctl {path} is not an executable", evidence)
-    if res:
-        return Outcome("in_6pn", PASS, f"6PN resolver [{res[0]}]:{res[1]} ({res[2]})", evidence)
     if ctx.facts.get("flyctl_path"):
         return Outcome("flyctl", PASS, f"not on the 6PN; going through flyctl ({ctx.facts['flyctl_path']})", evidence)
     return Outcome("outside", FAIL, f"not on the 6PN and no flyctl: {ctx.pg_url.host} cannot resolve here", evidence)
@@ -187,7 +192,8 @@ async def sixpn_dns(ctx) -> Outcome:
             (f"vms.{app}.internal", "TXT"),
             (f"all.vms.{app}.internal", "TXT"),
             (f"regions.{app}.internal", "TXT"),
-        ):
+            (f"top1.nearest.of.{app}.internal", "AAAA"),
+        ) + (((f"{ctx.facts['machine_region']}.{app}.internal", "AAAA"),) if ctx.facts.get("machine_region") else ()):
             if (name, rdtype) not in wanted:
                 wanted.append((name, rdtype))
     answers = await asyncio.gather(*(query(n, r, server, port, t) for n, r in wanted))

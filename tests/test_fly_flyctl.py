@@ -170,6 +170,7 @@ def test_machines_stopped_named_without_waiting_for_proxy(fly):
     assert time.monotonic() - t0 < 3.0
     rc = rep["root_cause"]
     assert r.returncode == 1 and rc["id"] == "fly.machines_stopped"
+    assert rep["elapsed_ms"] < 3000
     assert "fly machine start e784079b449483 -a mydb" in commands(rc)
     assert not any(c[0] == "proxy" for c in fly.calls())
 

@@ -55,6 +55,7 @@ node(
         "secret_not_deployed": "cause:fly.secret_not_deployed",
         "no_app": "cause:fly.private_host_outside_6pn",
     },
+    budget=2.0,  # the commands run at once; `fly apps list` follows an unknown app
 )
 node(
     "flyctl.proxy",

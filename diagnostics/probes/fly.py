@@ -185,17 +185,18 @@ async def sixpn_dns(ctx) -> Outcome:
 
     wanted: list[tuple[str, str]] = [(host, "AAAA")]
     if app:
-        for name, rdtype in (
+        more = [
             (f"{app}.internal", "AAAA"),
+            (f"top1.nearest.of.{app}.internal", "AAAA"),
             (f"{app}.flycast", "AAAA"),
             ("_apps.internal", "TXT"),
             (f"vms.{app}.internal", "TXT"),
             (f"all.vms.{app}.internal", "TXT"),
             (f"regions.{app}.internal", "TXT"),
-            (f"top1.nearest.of.{app}.internal", "AAAA"),
-        ) + (((f"{ctx.facts['machine_region']}.{app}.internal", "AAAA"),) if ctx.facts.get("machine_region") else ()):
-            if (name, rdtype) not in wanted:
-                wanted.append((name, rdtype))
+        ]
+        if ctx.facts.get("machine_region"):  # this machine's region: is there a copy nearby?
+            more.append((f"{ctx.facts['machine_region']}.{app}.internal", "AAAA"))
+        wanted += [q for q in more if q not in wanted]
     answers = await asyncio.gather(*(query(n, r, server, port, t) for n, r in wanted))
     by = {(a.name, a.rdtype): a for a in answers}
     ev["queries"] = {f"{a.rdtype} {a.name}": a.brief() for a in answers}

@@ -277,13 +277,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except UsageError as exc:
-        print(f"fcp-doctor: {exc}", file=sys.stderr)
+        print(f"fcp-doctor: {_redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("fcp-doctor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `fcp-doctor diagnose | head`
         return 0
+    except Exception as exc:  # never a traceback (it could carry a secret): one redacted line
+        print(f"fcp-doctor: internal error: {type(exc).__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+
+
+def _redact(text: str) -> str:
+    from diagnostics.secret import redact
+
+    return redact(text)
 
 
 def _dispatch(args) -> int:

@@ -41,6 +41,7 @@ CONNECT_ERRORS: list[tuple[str, re.Pattern]] = [
         ),
     ),
     ("refused", re.compile(r"Connection refused")),
+    ("closed", re.compile(r"server closed the connection unexpectedly")),
     ("timeout", re.compile(r"timeout expired|connection timeout|timed out")),
 ]
 
@@ -216,7 +217,8 @@ async def open_connection(ctx, **overrides):
 
     kw = connect_kwargs(ctx)
     kw.update(overrides)
-    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout + 1)
+    # inside pg.connect's budget (1.5 × timeout): libpq's own connect_timeout is at least 2 s
+    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout * 1.25)
 
 
 @probe("pg.connect")
@@ -235,11 +237,13 @@ async def connect(ctx) -> Outcome:
         message = str(exc)
         outcome = classify_connect_error(message)
         words = server_words(message)
+        if outcome == "closed":  # libpq's last lines only say "before or while processing the request."
+            words = "the server closed the connection unexpectedly during startup"
         evidence = {"error": words, "user": u.user, "database": u.dbname, "sslmode": u.sslmode}
         m = re.search(r'no pg_hba\.conf entry for host "([^"]+)"', message)
         if m:
             evidence["client_address"] = m.group(1)
-        if outcome == "timeout":
+        if outcome in ("timeout", "closed"):
             evidence["detail"] = words
         return Outcome(outcome, FAIL, words, evidence)
     ms = int((time.monotonic() - t0) * 1000)

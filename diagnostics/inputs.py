@@ -55,12 +55,12 @@ class InputValue:
 class Inputs:
     values: dict[str, InputValue] = field(default_factory=dict)
     cwd: Path = field(default_factory=Path.cwd)
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # raw: may hold secrets
     files_found: list[str] = field(default_factory=list)  # ".env.local", "fly.toml", ...
     problems: list[dict] = field(default_factory=list)  # {"file", "line", "message"}
-    fly_toml: dict | None = None
+    fly_toml: dict | None = field(default=None, repr=False)  # raw: [env] may hold a secret by mistake
     fly_toml_error: dict | None = None  # {"path", "line", "column", "message"}
-    dotenv: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> {KEY: raw}
+    dotenv: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # file -> {KEY: raw}; raw: may hold secrets
     backend_env: dict[str, Any] | None = None  # KEY -> str | Secret
 
     def get(self, name: str) -> InputValue | None:

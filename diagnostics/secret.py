@@ -38,7 +38,7 @@ _AUTH_HEADER = re.compile(
 _FLY_TOKEN = re.compile(r"(?P<pre>\bFlyV1\s+|\b(?:fm1[ar]?|fm2|fo1)_)(?P<pw>[A-Za-z0-9_+/=,-]{8,})")
 # NAME=value, "name": "value" and (at a line start) NAME: value, when the name looks secret
 _NAMED_VALUE = re.compile(
-    r"(?P<pre>(?P<q>\"?)\b(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|[^\s'\"]+)"
+    r"(?P<pre>(?P<q>\"?)\b(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*=\s*)(?P<pw>'[^'\n]*'?|\"[^\"\n]*\"?|[^\s'\"]+)"
     r"|(?P<jpre>\"(?P<jname>[A-Za-z_][A-Za-z0-9_.-]*)\"\s*:\s*)(?P<jpw>\"(?:[^\"\\]|\\.)*\")"
     r"|(?P<ypre>^[ \t]*(?:-[ \t]+)?(?P<yname>[A-Z_][A-Z0-9_]*):[ \t]+)(?P<ypw>[^\s'\"#][^\n]*)",
     re.MULTILINE,
@@ -119,7 +119,8 @@ def _named(m: re.Match) -> str:
             if not looks_secret(m[name]) or _placeholder(value.strip("'\"")) or MASK in value or "://" in value:
                 return m[0]
             q = value[0] if value[:1] in ("'", '"') else ""
-            return m[pre] + q + MASK + q
+            closed = q if len(value) > 1 and value.endswith(q) else ""  # an unterminated quote stays unterminated
+            return m[pre] + q + MASK + closed
     return m[0]
 
 

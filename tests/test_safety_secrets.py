@@ -38,6 +38,8 @@ LEAKS = [
     ('{"api_key":"k-123456789"}', "k-123456789"),
     ("https://x.convex.cloud/api?token=abc123456", "abc123456"),
     ("OPERATOR_PASSWORD=Zx9kq2mN4pL7wR1", "Zx9kq2mN4pL7wR1"),
+    ('SECRET_KEY = "unterminatedZz9', "unterminatedZz9"),  # a broken fly.toml line quoted in an error
+    ("API_TOKEN = 'half open Zz9", "half open Zz9"),
 ]
 
 

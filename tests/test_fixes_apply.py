@@ -188,3 +188,29 @@ def test_cli_replay_never_applies(cli, tmp_path, pg):
     r = cli("diagnose", "--record", str(rec), "--database-url", pg.url(), "--timeout", "3")
     r = cli("replay", str(rec), "--plain", "--apply", "--yes", "--speed", "0")
     assert "changes nothing" in r.stdout or "nothing to apply" in r.stdout
+
+
+def test_cli_apply_yes_applies_then_walks_again(monkeypatch, tmp_path, capsys):
+    """The whole CLI flow with a cause whose fix carries a patch: diff, apply
+    (--yes), backup, then a second walk to verify."""
+    from diagnostics import causes
+    from tui import cli as cli_mod
+
+    causes.load_all()
+    orig = causes.CATALOG["net.connection_refused"]
+    patched = causes.Cause(
+        orig.id, orig.layer, orig.title, orig.explanation,
+        lambda n, e: steps("fix", ("restart it", "fly machine start 148e -a acme-db"), patch=[fixes.internal_port(5432)]),
+    )
+    monkeypatch.setitem(causes.CATALOG, orig.id, patched)
+    (tmp_path / "fly.toml").write_bytes(SRC)
+    monkeypatch.chdir(tmp_path)
+    code = cli_mod.main(["diagnose", "--apply", "--yes", "--timeout", "1", "--symptom", "app-cant-reach-postgres", "--database-url", "postgres://u:pw-xyz-1@127.0.0.1:1/db"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "-internal_port = 3210" in out and "+internal_port = 5432" in out
+    assert out.index("Proposed change") < out.index("Applied to") < out.index("Checking again") < out.index("after the fix")
+    assert "$ fly machine start 148e -a acme-db" in out  # shown, not run: no terminal
+    assert tomllib.loads((tmp_path / "fly.toml").read_text())["http_service"]["internal_port"] == 5432
+    assert len(list(tmp_path.glob("fly.toml.*.bak"))) == 1
+    assert out.count("Verdict:") == 2 and "pw-xyz-1" not in out

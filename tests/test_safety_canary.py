@@ -128,3 +128,12 @@ def test_markdown_json_and_recording_in_process(canary_role, tmp_path):
     plain = "\n".join(render.verdict_lines(report) + [render.step_line(s) for s in report.steps])
     assert_clean(md, json.dumps(report.to_json()), plain, (d / "rec.json").read_text(), repr(ctx), str(ctx.inputs.to_json()))
     assert "| database_url | `postgres://canary:****@" in md
+
+
+def test_every_cli_run_of_the_suite_is_a_canary_check():
+    """tests/conftest.py run_cli fails any test whose CLI output shows a password
+    or key it was given: these are the values it looks for."""
+    from conftest import _given_secrets
+
+    got = _given_secrets(["diagnose", "--database-url", "postgres://u:abc%40def12@h/db", "--admin-key", "name|0123456789abcdef"], {"DATABASE_URL": "postgres://x:envpw-123@h/db"})
+    assert {"abc%40def12", "abc@def12", "0123456789abcdef", "envpw-123", "super-Secret-9f3k"} <= got

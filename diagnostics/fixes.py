@@ -358,39 +358,58 @@ def backup_path(path: Path) -> Path:
     return p
 
 
-def _atomic_write(path: Path, data: bytes, mode: int | None) -> None:
+def _write_temp(path: Path, data: bytes, st: os.stat_result | None) -> str:
+    """A fsynced temp file next to `path`, with its mode (and owner, when allowed)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if st is not None:
+            os.chmod(tmp, st.st_mode & 0o7777)
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)  # root editing a user's file leaves it theirs
+            except OSError:
+                pass
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink(tmp)
         raise
+    return tmp
+
+
+def _unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def write(p: Plan) -> Path:
     """Write the plan: refuse if the file changed since it was read; back it up; replace
-    it atomically. Returns the backup's path. On any failure the original is intact."""
+    it atomically. Returns the backup's path. On any failure the original is intact.
+    A symlinked fly.toml stays a symlink: its target is what gets replaced."""
+    target = p.path.resolve()
     try:
-        current = p.path.read_bytes()
-        mode = p.path.stat().st_mode & 0o7777
+        current = target.read_bytes()
+        st = target.stat()
     except OSError as exc:
         raise FixError(f"cannot read {p.path}: {exc.strerror}") from None
     if _hash(current) != p.old_hash:
         raise ChangedSinceRead(f"{p.path.name} changed since it was read; nothing written (run the check again)")
     bak = backup_path(p.path)
+    tmp = None
     try:
-        _atomic_write(bak, current, mode)
-        _atomic_write(p.path, p.new_text.encode("utf-8"), mode)
+        os.replace(_write_temp(bak, current, st), bak)
+        tmp = _write_temp(target, p.new_text.encode("utf-8"), st)
+        if _hash(target.read_bytes()) != p.old_hash:  # changed while we wrote: leave it alone
+            _unlink(tmp)
+            _unlink(bak)
+            raise ChangedSinceRead(f"{p.path.name} changed while it was being written; nothing written (run the check again)")
+        os.replace(tmp, target)
     except OSError as exc:
+        if tmp:
+            _unlink(tmp)
         raise FixError(f"cannot write {p.path}: {exc.strerror or exc}; the file is unchanged") from None
     return bak
 

@@ -214,3 +214,39 @@ def test_cli_apply_yes_applies_then_walks_again(monkeypatch, tmp_path, capsys):
     assert tomllib.loads((tmp_path / "fly.toml").read_text())["http_service"]["internal_port"] == 5432
     assert len(list(tmp_path.glob("fly.toml.*.bak"))) == 1
     assert out.count("Verdict:") == 2 and "pw-xyz-1" not in out
+
+
+def test_symlinked_fly_toml_stays_a_symlink(tmp_path):
+    real = tmp_path / "configs" / "web.toml"
+    real.parent.mkdir()
+    real.write_bytes(SRC)
+    link = tmp_path / "fly.toml"
+    link.symlink_to(real)
+    fixes.write(fixes.plan(link, [ORIGIN]))
+    assert link.is_symlink() and "CONVEX_CLOUD_ORIGIN" in real.read_text()
+
+
+def test_owner_kept_when_root_edits_a_users_file(toml):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own a file as another user")
+    os.chown(toml, 65534, 65534)
+    bak = fixes.write(fixes.plan(toml, [ORIGIN]))
+    assert (toml.stat().st_uid, toml.stat().st_gid) == (65534, 65534) == (bak.stat().st_uid, bak.stat().st_gid)
+
+
+def test_change_during_the_write_is_refused(toml, monkeypatch):
+    p = fixes.plan(toml, [ORIGIN])
+    real = fixes._write_temp
+    calls = []
+
+    def racing(path, data, st):
+        calls.append(path)
+        if len(calls) == 2:  # someone saves the file while the new one is being written
+            toml.write_bytes(SRC + b"# edited\n")
+        return real(path, data, st)
+
+    monkeypatch.setattr(fixes, "_write_temp", racing)
+    with pytest.raises(fixes.ChangedSinceRead, match="while it was being written"):
+        fixes.write(p)
+    assert toml.read_bytes() == SRC + b"# edited\n"
+    assert sorted(x.name for x in toml.parent.iterdir()) == ["fly.toml"]

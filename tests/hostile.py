@@ -7,7 +7,7 @@ context manager from sync and async tests alike:
         ... s.host, s.port ...
 
 TCP/Postgres: SynBlackhole (connect never completes), Blackhole (accepts,
-never answers), PgClosesDuringStartup, PgGarbageSSL.
+never answers), PgClosesDuringStartup, PgGarbageSSL, PgHangsAfterLogin.
 HTTP: HttpDrip (one byte a second), HttpHugeBody (100 MB), HttpRedirectLoop.
 DNS: DnsServer(mode="garbage" | "truncate" | "silent").
 flyctl: fake_flyctl(dir, mode="hang" | "garbage_json").
@@ -163,6 +163,32 @@ class PgClosesDuringStartup(_Server):
             conn.sendall(b"N")
             self.recv_some(conn, 8192, timeout=5)
         conn.close()
+
+
+class PgHangsAfterLogin(_Server):
+    """Speaks just enough of the Postgres protocol (v3) to log a client in with
+    no password, then never answers a query (a server stuck on I/O or a lock)."""
+
+    def handle(self, conn):
+        head = self.recv_some(conn, 8, timeout=5)
+        if len(head) == 8 and struct.unpack("!ii", head)[1] == 80877103:  # SSLRequest: no TLS
+            conn.sendall(b"N")
+            head = self.recv_some(conn, 8, timeout=5)
+        if len(head) < 8:
+            return
+        length = struct.unpack("!i", head[:4])[0]
+        self.recv_some(conn, max(0, length - 8), timeout=5)  # the startup parameters
+
+        def msg(kind: bytes, body: bytes) -> bytes:
+            return kind + struct.pack("!i", len(body) + 4) + body
+
+        out = msg(b"R", struct.pack("!i", 0))  # AuthenticationOk
+        for k, v in (("server_version", "15.0"), ("client_encoding", "UTF8"), ("DateStyle", "ISO, MDY"),
+                     ("standard_conforming_strings", "on"), ("integer_datetimes", "on")):
+            out += msg(b"S", k.encode() + b"\0" + v.encode() + b"\0")
+        out += msg(b"K", struct.pack("!ii", 4242, 4242)) + msg(b"Z", b"I")
+        conn.sendall(out)
+        self.hold(conn)
 
 
 class PgGarbageSSL(_Server):

@@ -87,3 +87,24 @@ def test_walk_names_a_cause_in_time(cli, server, cause):
     assert "hostile-pw-2" not in r.stdout + r.stderr
     assert "<DETAIL>" not in doc["root_cause"]["explanation"]
     assert wall < 10  # interpreter start-up plus a few one-second probes
+
+
+async def test_hangs_after_login(tmp_path):
+    """Login works, then no query is ever answered: pg.session and pg.pooler end
+    within their bounds (psycopg alone would spend 5 s more trying to cancel)."""
+    from diagnostics.engine import Engine
+
+    with hostile.PgHangsAfterLogin() as s:
+        ctx = ctx_for(s, tmp_path)
+        out, _ = await timed(pgp.connect, ctx, budget=1.5)
+        assert out.outcome == "ok", out
+        out, _ = await timed(pgp.session, ctx)
+        assert out.outcome == "timeout" and "logged in" in out.summary
+        out, _ = await timed(pgp.pooler, ctx, budget=2.0)
+        assert out.outcome == "timeout"
+        t0 = time.monotonic()
+        report = await Engine(ctx_for(s, tmp_path), "app-cant-reach-postgres").run()
+        wall = time.monotonic() - t0
+    step = {st.node: st for st in report.steps}["pg.session"]
+    assert step.outcome == "timeout" and step.summary.startswith("logged in") and report.verdict == "inconclusive"
+    assert wall < TIMEOUT * 3 + 1.5

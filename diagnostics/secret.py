@@ -155,3 +155,36 @@ def _secret_key(key: str) -> bool:
     if k in {"password", "passwd", "admin_key", "deploy_key", "token", "secret", "authorization", "credentials"}:
         return True
     return bool(re.search(r"(pass(word|wd)|secret|token|credentials?|(admin|deploy|api|access|private|secret)[_-]?key)$", k))
+
+
+class RedactingFormatter:
+    """Wraps a logging formatter so every log line (ours and libraries', e.g.
+    psycopg's warnings) goes through `redact()`."""
+
+    def __init__(self, inner=None):
+        import logging
+
+        self.inner = inner or logging.Formatter("%(name)s: %(levelname)s: %(message)s")
+
+    def format(self, record) -> str:
+        return redact(self.inner.format(record))
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def install_log_redaction(stream=None) -> None:
+    """Route warnings and errors of every logger to `stream` (stderr), redacted."""
+    import logging
+    import sys
+
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter())
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
+    for h in root.handlers:
+        if not isinstance(h.formatter, RedactingFormatter):
+            h.setFormatter(RedactingFormatter(h.formatter))

@@ -112,3 +112,23 @@ def test_redact_obj_structured():
         "headers": {"Authorization": MASK},
         "list": [f"password={MASK}", 3, None, True],
     }
+
+
+def test_log_lines_are_redacted():
+    """Library log lines (psycopg warns on stderr) go through the same rule."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys; from tui import cli; from diagnostics.secret import install_log_redaction;"
+        "install_log_redaction();"
+        "logging.getLogger('psycopg').warning('cancel failed: postgres://app:logpw-123456@h/db');"
+        "logging.getLogger('x').error('Authorization: Bearer tok-abcdef-99')"
+    )
+    import os
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env, cwd="/")
+    assert "logpw-123456" not in r.stderr and "tok-abcdef-99" not in r.stderr
+    assert "postgres://app:****@h/db" in r.stderr and "Bearer ****" in r.stderr

@@ -272,6 +272,9 @@ def run_wizard(args, ctx, runner=None, title: str = "") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from diagnostics.secret import install_log_redaction
+
+    install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -111,6 +111,38 @@ def internal_port(new: int, old: int | None = None, file: str = FLY_TOML) -> Edi
 OPS = ("set_env", "remove_env", "ensure_service", "internal_port")
 
 
+# Ready-made patches for the config fixes the catalog names; a cause's fix builder
+# attaches one with `steps(..., patch=fixes.convex_origins(url))`.
+
+
+def external_pg_tls(file: str = FLY_TOML) -> list[Edit]:
+    """Fly Postgres reachable from outside the 6PN: a `pg_tls` service on 5432, in the
+    Postgres app's fly.toml (`fly config save -a <pg>`; facts/fly.md §4.1, F6)."""
+    return [ensure_service(5432, 5432, ("pg_tls",), "tcp", file)]
+
+
+def convex_origins(public_url: str, file: str = FLY_TOML) -> list[Edit]:
+    """A self-hosted backend's own origins: the API and `<url>/http` for HTTP actions
+    behind Fly (facts/convex.md, self-hosting on Fly, step 2)."""
+    base = public_url.rstrip("/")
+    return [set_env("CONVEX_CLOUD_ORIGIN", base, file), set_env("CONVEX_SITE_ORIGIN", base + "/http", file)]
+
+
+def disable_metrics(file: str = FLY_TOML) -> list[Edit]:
+    """`/metrics` off on a self-hosted backend (facts/convex.md §1.1)."""
+    return [set_env("DISABLE_METRICS_ENDPOINT", "true", file)]
+
+
+def no_scale_to_zero(file: str = FLY_TOML) -> list[Edit]:
+    """Fly Postgres that stays up: FLY_SCALE_TO_ZERO out of [env] (facts/fly.md §4.1, F8)."""
+    return [remove_env("FLY_SCALE_TO_ZERO", file)]
+
+
+def match_internal_port(listening: int, configured: int | None = None, file: str = FLY_TOML) -> list[Edit]:
+    """internal_port made the port the app really listens on (facts/fly.md F3)."""
+    return [internal_port(listening, configured, file)]
+
+
 # ---------------------------------------------------------------- editing with tomlkit
 
 

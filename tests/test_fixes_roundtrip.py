@@ -157,3 +157,19 @@ def test_broken_files_give_a_fix_error(text):
             assert "\n" not in str(exc) and str(exc)
         else:
             tomllib.loads(new)  # whatever was changed is still TOML
+
+
+def test_ready_made_patches():
+    web = read(next(p for p in CORPUS if p.stem == "convex_backend"))
+    new, changes = fixes.edit_text(web, fixes.convex_origins("https://acme-convex.fly.dev/") + fixes.disable_metrics())
+    env = tomllib.loads(new)["env"]
+    assert env["CONVEX_CLOUD_ORIGIN"] == "https://acme-convex.fly.dev"
+    assert env["CONVEX_SITE_ORIGIN"] == "https://acme-convex.fly.dev/http"
+    assert env["DISABLE_METRICS_ENDPOINT"] == "true" and len(changes) == 3
+    pg = read(next(p for p in CORPUS if p.stem == "postgres_flex"))
+    new, _ = fixes.edit_text(pg, fixes.no_scale_to_zero() + fixes.external_pg_tls())
+    doc = tomllib.loads(new)
+    assert "FLY_SCALE_TO_ZERO" not in doc["env"]
+    assert doc["services"] == [{"protocol": "tcp", "internal_port": 5432, "ports": [{"port": 5432, "handlers": ["pg_tls"]}]}]
+    new, _ = fixes.edit_text(web, fixes.match_internal_port(8080, 3210))
+    assert tomllib.loads(new)["http_service"]["internal_port"] == 8080

@@ -25,6 +25,7 @@ import shlex
 import subprocess
 import tempfile
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import MutableMapping
@@ -274,33 +275,55 @@ def _apply_one(doc, e: Edit) -> str | None:
                         return None
                     p["handlers"] = have + [h for h in handlers if h not in have]
                     return e.describe()
-            pt = tomlkit.table()
-            pt["port"] = port
-            pt["handlers"] = handlers
+            pt = _entry(ports if ports is not None else s, port=port, handlers=handlers)
             if ports is None:
-                aot = tomlkit.aot()
-                aot.append(pt)
-                s.append("ports", aot)
+                _set_array(s, "ports", pt)
             else:
                 ports.append(pt)
             return e.describe()
-        svc = tomlkit.table()
-        svc["protocol"] = proto
-        svc["internal_port"] = iport
-        pt = tomlkit.table()
-        pt["port"] = port
-        pt["handlers"] = handlers
-        ports = tomlkit.aot()
-        ports.append(pt)
-        svc.append("ports", ports)
+        svc = _entry(services, protocol=proto, internal_port=iport)
+        _set_array(svc, "ports", _entry(None if services is None else svc, port=port, handlers=handlers))
         if services is None:
-            aot = tomlkit.aot()
-            aot.append(svc)
-            doc.append("services", aot)
+            _set_array(doc, "services", svc)
         else:
             services.append(svc)
         return e.describe()
     raise FixError(f"unknown edit {e.op!r}")
+
+
+def _inline(container) -> bool:
+    """Is `container` written inline ([{...}] or {...}), so new entries must be too?"""
+    from tomlkit.items import AoT, Array, InlineTable
+
+    return isinstance(container, (Array, InlineTable)) and not isinstance(container, AoT)
+
+
+def _entry(container, **values):
+    """A table for `container`: inline inside inline arrays/tables, a [[table]] otherwise."""
+    import tomlkit
+
+    t = tomlkit.inline_table() if container is not None and _inline(container) else tomlkit.table()
+    for k, v in values.items():
+        t[k] = v
+    return t
+
+
+def _set_array(parent, key: str, entry) -> None:
+    """parent[key] = [entry]: an array of tables, or an inline array for inline entries."""
+    import tomlkit
+    from tomlkit.items import InlineTable
+
+    if isinstance(entry, InlineTable):
+        arr = tomlkit.array()
+        arr.append(entry)
+        parent[key] = arr
+    else:
+        aot = tomlkit.aot()
+        aot.append(entry)
+        if hasattr(parent, "append") and not isinstance(parent, InlineTable):
+            parent.append(key, aot)
+        else:
+            parent[key] = aot
 
 
 def edit_text(text: str, edits: Iterable[Edit]) -> tuple[str, list[str]]:
@@ -321,6 +344,10 @@ def edit_text(text: str, edits: Iterable[Edit]) -> tuple[str, list[str]]:
         if d:
             changes.append(d)
     new = tomlkit.dumps(doc)
+    try:  # never write a file that does not read back
+        tomllib.loads(new)
+    except (tomllib.TOMLDecodeError, ValueError):
+        raise FixError("the change would leave fly.toml unreadable; left alone (edit it by hand)") from None
     if "\r\n" in text and not re.search(r"(?<!\r)\n", text):
         new = re.sub(r"(?<!\r)\n", "\r\n", new)  # a CRLF file stays CRLF
     return new, changes

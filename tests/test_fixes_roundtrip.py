@@ -91,8 +91,9 @@ def test_change_made_and_nothing_else(path: Path, name: str):
     deleted, inserted = line_changes(old, new)
     key = EDITS[name].a.get("key", "")
     if name == "pg_tls":
-        assert all(d.strip().startswith("handlers") for d in deleted), deleted
-        assert all(i.strip() in SERVICE_LINES or i.strip().startswith("handlers") for i in inserted), inserted
+        # [[services]] blocks, a handlers line, or (inline files) one inline entry line
+        assert all(d.strip().startswith("handlers") or "{" in d for d in deleted), deleted
+        assert all(i.strip() in SERVICE_LINES or i.strip().startswith("handlers") or ("{" in i and "pg_tls" in i) for i in inserted), inserted
     elif name == "internal_port":
         assert deleted and all("internal_port" in line for line in deleted + inserted)
         assert len(deleted) == len(inserted)
@@ -125,6 +126,13 @@ def test_pg_tls_added_to_existing_service_without_ports():
     new, changes = fixes.edit_text(src, [fixes.ensure_service()])
     assert new.startswith(src)
     assert tomllib.loads(new)["services"] == [{"internal_port": 5432, "protocol": "tcp", "ports": [{"port": 5432, "handlers": ["pg_tls"]}]}]
+
+
+def test_inline_services_get_inline_entries():
+    src = 'app="a"\nservices = [{ internal_port = 5432, protocol = "tcp" }]\n'
+    new, _ = fixes.edit_text(src, [fixes.ensure_service()])
+    assert new.count("\n") == 2 and "[[" not in new
+    assert tomllib.loads(new)["services"][0]["ports"] == [{"port": 5432, "handlers": ["pg_tls"]}]
 
 
 def test_internal_port_with_old_touches_only_that_service():

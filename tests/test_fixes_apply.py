@@ -250,3 +250,41 @@ def test_change_during_the_write_is_refused(toml, monkeypatch):
         fixes.write(p)
     assert toml.read_bytes() == SRC + b"# edited\n"
     assert sorted(x.name for x in toml.parent.iterdir()) == ["fly.toml"]
+
+
+class FakeTty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_cli_apply_on_a_terminal_asks_then_runs_and_rechecks(monkeypatch, tmp_path, capsys):
+    """On a terminal: the patch is applied after a yes, the live command runs only
+    after its own yes, is echoed with its outcome, and the walk runs again."""
+    from diagnostics import causes
+    from tui import cli as cli_mod
+
+    causes.load_all()
+    orig = causes.CATALOG["net.connection_refused"]
+    patched = causes.Cause(
+        orig.id, orig.layer, orig.title, orig.explanation,
+        lambda n, e: steps("fix", ("start it", "fly machine start 148e -a acme-db"), patch=fixes.disable_metrics()),
+    )
+    monkeypatch.setitem(causes.CATALOG, orig.id, patched)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "ran"
+    (bin_dir / "fly").write_text(f'#!/bin/sh\necho "$@" > {marker}\necho "Machine 148e started"\n')
+    (bin_dir / "fly").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    (tmp_path / "fly.toml").write_bytes(SRC)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", FakeTty("y\ny\n"))
+    code = cli_mod.main(["diagnose", "--apply", "--timeout", "1", "--symptom", "app-cant-reach-postgres", "--database-url", "postgres://u:pw-xyz-2@127.0.0.1:1/db"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "? Apply this change to fly.toml? [y/N]" in out
+    assert "? Run `fly machine start 148e -a acme-db` now? [y/N]" in out
+    assert marker.read_text() == "machine start 148e -a acme-db\n"
+    assert "✓ fly machine start 148e -a acme-db (exit 0" in out and "Machine 148e started" in out
+    assert tomllib.loads((tmp_path / "fly.toml").read_text())["env"]["DISABLE_METRICS_ENDPOINT"] == "true"
+    assert out.index("Machine 148e started") < out.index("Checking again") and out.count("Verdict:") == 2

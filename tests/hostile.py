@@ -280,10 +280,22 @@ class DnsServer(_Server):
             raise ValueError(mode)
         self.mode = mode
         self.queries = 0
-        # a TCP listener on the same port, for clients that retry over TCP after TC
-        self.tcp = socket.socket(self.family, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((host, self.port))
+        # a TCP listener on the same port, for clients that retry over TCP after TC;
+        # the UDP port the kernel picked may be taken for TCP: pick again then
+        for _ in range(20):
+            self.tcp = socket.socket(self.family, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tcp.bind((host, self.port))
+                break
+            except OSError:
+                self.tcp.close()
+                self.sock.close()
+                self.sock = socket.socket(self.family, self.kind)
+                self.sock.bind((host, 0))
+                self.port = self.sock.getsockname()[1]
+        else:
+            raise RuntimeError("no port free for both UDP and TCP")
 
     def start(self):
         self.sock.settimeout(0.2)

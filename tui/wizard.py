@@ -247,7 +247,7 @@ class StartScreen(Screen):
         for name, v in sorted(inputs.values.items()):
             t.append(f"  {name:<14} ")
             t.append(redact(v.display), style="bold")
-            t.append(f"  ({v.source})\n", style="dim")
+            t.append(f"\n  {'':<14} from {v.source}\n", style="dim")
         for p in inputs.problems:
             t.append(f"  WARN {p['file']}:{p['line']}: {p['message']}\n", style="yellow")
         return t

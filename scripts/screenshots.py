@@ -85,7 +85,8 @@ async def main() -> None:
 
     async def question(p):
         await until(p, lambda: isinstance(p.app.screen, QuestionScreen))
-        await p.pause(0.2)
+        walk = p.app.screen_stack[-2]  # the context checks behind the form, finished
+        await until(p, lambda: all(n in walk.views and walk.views[n].status != "running" for n in ("context.where", "config.fly_toml")))
 
     await shoot(WizardApp(ctx, symptom=rec.symptom, runner=runner, title="demo", color_system="truecolor"), "question", question)
 

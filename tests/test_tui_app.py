@@ -181,3 +181,38 @@ async def test_colour_modes(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert any(isinstance(f, Monochrome) for f in demo_app()._filters)
     assert demo_app(low_bandwidth=True).animation_level == "none"
+
+
+async def test_live_evidence_coalesces_while_a_check_runs():
+    rec, ctx, replay = demo("fly-ssl-require")
+
+    class Chatty(HangingRunner):
+        async def run(self, node, ctx):
+            if node.id == self.hang:
+                for i in range(200):  # a flood of progress: the screen keeps the latest lines
+                    ctx.progress(f"attempt {i} to postgres://acme_web:{CANARY}@acme-db.flycast:5432")
+            return await super().run(node, ctx)
+
+    runner = Chatty(replay, "pg.tcp")
+    app = WizardApp(ctx, symptom=rec.symptom, runner=runner, color_system="truecolor")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: runner.started.is_set())
+        walk = app.screen
+        await pilot.press("up", "down")  # select the running check
+        await wait_until(pilot, lambda: walk._selected() == "pg.tcp")
+        v = walk.views["pg.tcp"]
+        assert len(v.progress) == 8 and v.progress[-1].startswith("attempt 199")
+        shown = str(walk.query_one("#detail").render())
+        assert "attempt 199" in shown and "checking" in shown
+        assert CANARY not in app.export_screenshot()
+
+
+async def test_command_palette_runs_an_action(tmp_path):
+    app = demo_app(export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Export the report")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: (tmp_path / "fcp-doctor-report.json").exists())

@@ -53,6 +53,8 @@ def test_demo_reaches_the_verdict_in_a_16_colour_terminal(tmux):
     out = wait_for(tmux, "ROOT CAUSE")
     assert "sslmode=require but the server offers no TLS" in out
     assert "$ read -rs PGPASSWORD" in out
+    coloured = tmux("capture-pane", "-p", "-e", "-t", "t").stdout
+    assert "\x1b[" in coloured and "38;2;" not in coloured and "48;2;" not in coloured  # 16 colours, no truecolor
     tmux("send-keys", "-t", "t", "q")
     assert "EXIT=1" in wait_for(tmux, "EXIT=")
 

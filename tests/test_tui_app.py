@@ -216,3 +216,15 @@ async def test_command_palette_runs_an_action(tmp_path):
         await pilot.pause(0.3)
         await pilot.press("enter")
         await wait_until(pilot, lambda: (tmp_path / "fcp-doctor-report.json").exists())
+
+
+async def test_export_to_a_read_only_folder_says_so(tmp_path):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    app = demo_app(export_dir=blocked)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+        await pilot.press("e")
+        assert "Could not export" in str(app.screen.query_one("#status").render())
+        await pilot.press("ctrl+q")
+    assert app.return_code == 1

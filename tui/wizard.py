@@ -593,7 +593,11 @@ class VerdictScreen(Screen):
         self._status(f"Copied {len(cmds)} command(s) (OSC 52); they stay shown above.")
 
     def action_export(self) -> None:
-        paths = self.app.export_report(self.report)
+        try:
+            paths = self.app.export_report(self.report)
+        except OSError as exc:  # a read-only folder in a machine, a full disk
+            self._status(f"Could not export to {self.app.export_dir}: {exc.strerror or exc}")
+            return
         self._status("Exported " + " and ".join(str(p) for p in paths))
         self.notify("Report exported: " + ", ".join(p.name for p in paths))
 
@@ -699,14 +703,17 @@ class WizardApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_quit(self) -> None:  # ctrl+q, the palette's Quit: the same exit status as q
+        self.action_quit_app()
+
     def action_quit_app(self) -> None:
         self.exit(return_code=self.report.exit_code if self.report is not None else 130)
 
     def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)  # theme, keys panel, screenshot, quit
         yield SystemCommand("Help: keys", "every key of the wizard", self.action_help)
         for name, title, help_ in ACTIONS:
             if hasattr(screen, f"action_{name}"):
                 yield SystemCommand(title, help_, partial(self.call_later, screen.run_action, name))
         for i, _ in getattr(screen, "_commands", lambda: [])():
             yield SystemCommand(f"Copy the command of fix step {i}", "OSC 52", partial(self.call_later, screen.run_action, f"copy({i})"))
-        yield SystemCommand("Quit", "leave with the verdict's exit status", self.action_quit_app)

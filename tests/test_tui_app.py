@@ -175,7 +175,7 @@ async def test_help_and_command_palette_cover_every_action():
 
 
 async def test_colour_modes(monkeypatch):
-    assert any(isinstance(f, Downgrade16) for f in demo_app()._filters) is False
+    assert not any(isinstance(f, Downgrade16) for f in demo_app()._filters)  # truecolor: untouched
     app16 = WizardApp(demo("healthy")[1], color_system="standard")
     assert app16.theme == "ansi-dark" and any(isinstance(f, Downgrade16) for f in app16._filters)
     monkeypatch.setenv("NO_COLOR", "1")

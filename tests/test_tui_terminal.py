@@ -3,7 +3,6 @@ console`), read back with capture-pane; and TERM=dumb falls back to plain lines.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -228,3 +228,25 @@ async def test_export_to_a_read_only_folder_says_so(tmp_path):
         assert "Could not export" in str(app.screen.query_one("#status").render())
         await pilot.press("ctrl+q")
     assert app.return_code == 1
+
+
+async def test_verify_after_the_fix_reads_the_inputs_again(tmp_path, pg):
+    """The real flow: the first walk finds nothing listening on the URL's port;
+    the user fixes the URL (here: the port) and "re-run to verify" walks the
+    corrected inputs to a working Postgres session."""
+    fixed = {"done": False}
+
+    def rediscover():
+        return live_context(tmp_path, pg.url(sslmode="disable") if fixed["done"] else canary_url())
+
+    app = WizardApp(rediscover(), symptom="laptop-cant-reach-postgres", color_system="truecolor", rediscover=rediscover)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+        assert app.report.root_cause.id == "net.connection_refused"
+        fixed["done"] = True
+        first = app.report
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen) and app.report is not first, timeout=20)
+        assert app.report.verdict == "healthy", [(s.node, s.outcome) for s in app.report.steps]
+        assert app.report.exit_code == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 LOW_BANDWIDTH_FPS = "10"
 
@@ -18,6 +19,8 @@ def run_app(args, ctx, runner=None, title: str = "") -> int:
     if low:
         os.environ.setdefault("TEXTUAL_FPS", LOW_BANDWIDTH_FPS)
         os.environ["TEXTUAL_ANIMATIONS"] = "none"
+    from tui.cli import make_context
+
     try:
         from tui.wizard import WizardApp
     except ImportError:  # Textual missing: the same walk, in line mode
@@ -30,6 +33,7 @@ def run_app(args, ctx, runner=None, title: str = "") -> int:
         runner=runner,
         title=title,
         low_bandwidth=low,
+        rediscover=None if runner is not None else partial(make_context, args),
     )
     app.run()
     return app.return_code if app.return_code is not None else 0

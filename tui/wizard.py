@@ -639,9 +639,12 @@ class WizardApp(App):
         low_bandwidth: bool = False,
         color_system: str | None = None,
         export_dir: str | Path | None = None,
+        rediscover=None,
     ) -> None:
         super().__init__()
         self.ctx = ctx
+        self.rediscover = rediscover  # () -> Context: inputs read again (flags, env, .env, fly.toml)
+        self.walks = 0
         self.symptom = symptom if symptom in tree.SYMPTOMS else "everything"
         self.runner = runner
         self.replaying = isinstance(runner, ReplayRunner) or ctx.replay
@@ -666,8 +669,20 @@ class WizardApp(App):
 
     # ------------------------------------------------------------ flow
     def fresh_context(self) -> Context:
-        """Each walk starts from the inputs alone (answers included), not from
-        the facts of an earlier walk."""
+        """Each walk starts from the inputs alone, not from the facts of an
+        earlier walk. A walk after the first reads the inputs again (the user
+        may have fixed .env or fly.toml), keeping answers given in the wizard."""
+        self.walks += 1
+        if self.walks > 1 and self.rediscover is not None:
+            try:
+                new = self.rediscover()
+            except Exception as exc:  # e.g. a fly.toml half-edited: keep what we had
+                self.notify(f"Inputs not read again: {redact(str(exc))}", severity="warning")
+            else:
+                for name, v in self.ctx.inputs.values.items():
+                    if v.source == "answered" and new.inputs.get(name) is None:
+                        new.inputs.values[name] = v
+                self.ctx = new
         return Context(inputs=self.ctx.inputs, timeout=self.ctx.timeout, replay=self.ctx.replay)
 
     def start_walk(self, symptom: str) -> None:

@@ -63,3 +63,16 @@ def test_dumb_terminal_gets_plain_lines(tmux):
     out = wait_for(tmux, "EXIT=")
     assert "Verdict: HEALTHY" in out and "EXIT=0" in out
     assert "PASS  Does acme-db.flycast resolve?" in out
+
+
+def test_replay_of_a_recorded_walk(tmux, tmp_path, cli):
+    """`--record FILE` of a real walk, played back by the wizard: same verdict, no secret in the file."""
+    from tui_helpers import CANARY, canary_url
+
+    rec = tmp_path / "walk.json"
+    r = cli("diagnose", "--database-url", canary_url(), "--symptom", "laptop-cant-reach-postgres", "--record", str(rec))
+    assert r.returncode == 1, r.stderr
+    assert CANARY not in rec.read_text()
+    start(tmux, "xterm", "replay", str(rec), "--speed", "0")
+    out = wait_for(tmux, "ROOT CAUSE")
+    assert "net.connection_refused" in out

@@ -56,6 +56,7 @@ STATUS = {
     "running": ("RUN", "bold cyan"),
 }
 VERDICT_STYLE = {"healthy": ("HEALTHY", "bold green"), "root_cause": ("ROOT CAUSE", "bold red"), "inconclusive": ("INCONCLUSIVE", "bold yellow")}
+COLOUR_WORDS = {"standard": "16 colours", "256": "256 colours", "truecolor": "truecolor (16 million colours)", "windows": "Windows console colours"}
 DEMO_BEAT = 0.6  # seconds per replayed check at --speed 1, so a viewer can follow
 PROGRESS_KEEP = 8
 
@@ -191,6 +192,10 @@ class HelpScreen(ModalScreen[None]):
             for key, what in keys:
                 t.append(f"  {key:<11}", style="bold cyan")
                 t.append(f" {what}\n")
+        t.append("\nThis terminal\n", style="bold")
+        t.append(f"  {COLOUR_WORDS.get(self.app.colours, self.app.colours or 'no colour')}\n")
+        if self.app.colours in ("standard", "256"):
+            t.append("  For more: export COLORTERM=truecolor (over SSH: SendEnv/AcceptEnv COLORTERM)\n")
         t.append("\nAll keys work over SSH and tmux. Esc, ? or q closes.", style="dim")
         yield VerticalScroll(Static(t), id="help")
 
@@ -657,6 +662,7 @@ class WizardApp(App):
         if low_bandwidth:
             self.animation_level = "none"
         system = color_system or (self.console.color_system or "")
+        self.colours = system
         if system == "standard":  # 16 colours: the terminal's own palette reads best
             self.theme = "ansi-dark"
             self._filters.append(Downgrade16())

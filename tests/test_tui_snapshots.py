@@ -26,7 +26,7 @@ def no_cursor_blink(monkeypatch):
 
 def demo_app(name, colours):
     rec, ctx, runner = demo(name)
-    return WizardApp(ctx, symptom=rec.symptom, runner=runner, title=f"demo: {rec.title}", color_system=colours)
+    return WizardApp(ctx, symptom=rec.symptom, runner=runner, title=f"demo: {rec.title}", color_system=colours, low_bandwidth=True)
 
 
 async def at_verdict(pilot):
@@ -47,7 +47,7 @@ def test_start(snap_compare, tmp_path, colours):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
-    app = WizardApp(ctx, symptom="app-cant-reach-postgres", color_system=colours)
+    app = WizardApp(ctx, symptom="app-cant-reach-postgres", color_system=colours, low_bandwidth=True)
     check(snap_compare, app, run_before=ready)
 
 
@@ -88,7 +88,7 @@ def test_question(snap_compare, colours):
         await wait_until(pilot, lambda: all(walk.views.get(n) and walk.views[n].status != "running" for n in ("context.where", "config.fly_toml")))
         pilot.app.screen.query_one(Input).value = f"postgres://u:{CANARY}@db.example.internal:5432/app"
 
-    app = WizardApp(ctx, symptom=rec.symptom, runner=runner, title="demo", color_system=colours)
+    app = WizardApp(ctx, symptom=rec.symptom, runner=runner, title="demo", color_system=colours, low_bandwidth=True)
     check(snap_compare, app, run_before=asked)
 
 def test_no_secret_in_any_snapshot():

@@ -14,5 +14,9 @@ demo:
 	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
 	$(PY) -m tui demo
 
+## SVG screenshots of every wizard screen, from the demo recordings
+screenshots:
+	$(PY) scripts/screenshots.py
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -150,8 +150,10 @@ def _hp(addr: str, port: int) -> str:
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
-async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str]:
-    """Send the SSLRequest; ('tls'|'no_tls'|'timeout'|'closed'|'not_postgres'|'refused'|..., detail)."""
+async def ssl_request(address: str, port: int, timeout: float, verify=None, server_hostname: str = "") -> tuple[str, str]:
+    """Send the SSLRequest; ('tls'|'no_tls'|'timeout'|'closed'|'not_postgres'|'refused'|..., detail).
+    With `verify` (an ssl.SSLContext), an 'S' answer goes on to a verifying TLS
+    handshake: 'tls' when the certificate is trusted, 'tls_untrusted' when not."""
     c = await tcp_connect(address, port, timeout, keep=True)
     if c.status != "ok":
         return c.status, c.detail
@@ -159,6 +161,16 @@ async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str
         c.writer.write(SSL_REQUEST)
         await asyncio.wait_for(c.writer.drain(), timeout)
         data = await asyncio.wait_for(c.reader.read(1), timeout)
+        if data == b"S" and verify is not None:
+            import ssl as _ssl
+
+            try:
+                await asyncio.wait_for(c.writer.start_tls(verify, server_hostname=server_hostname or address), timeout)
+            except _ssl.SSLCertVerificationError as exc:
+                return "tls_untrusted", f"answered S; certificate verify failed: {exc.verify_message}"
+            except _ssl.SSLError as exc:
+                return "tls_untrusted", f"answered S; TLS handshake failed: {exc.reason or exc}"
+            return "tls", "answered S; TLS handshake verified"
     except asyncio.TimeoutError:
         return "timeout", f"TCP connected, but no answer to the TLS request within {timeout:g} s"
     except (ConnectionResetError, BrokenPipeError) as exc:
@@ -195,26 +207,30 @@ async def ssl(ctx) -> Outcome:
     return Outcome(status if status in ("refused",) else "error", FAIL, detail, evidence)
 
 
-def connect_kwargs(ctx) -> dict:
-    u = ctx.pg_url
+def url_connect_kwargs(u, timeout: float, host: str | None = None, port: int | None = None, address: str | None = None) -> dict:
+    """psycopg keyword arguments for URL `u`, optionally rerouted to host/port/address."""
     kw = u.conninfo_kwargs()
-    target_host, target_port = ctx.pg_target()
-    addr = ctx.facts.get("pg_address")
-    if target_host != u.host:
-        kw["host"] = target_host
-    if addr and addr != kw.get("host"):
-        kw["hostaddr"] = addr
-    kw["port"] = target_port
-    kw["connect_timeout"] = max(2, int(round(ctx.timeout)))
+    if host and host != u.host:
+        kw["host"] = host
+    if address and address != kw.get("host"):
+        kw["hostaddr"] = address
+    kw["port"] = port or u.port
+    kw["connect_timeout"] = max(2, int(round(timeout)))
     kw["application_name"] = "fcp-doctor"
     kw.setdefault("sslmode", "prefer")
     return kw
 
 
-async def open_connection(ctx, **overrides):
+def connect_kwargs(ctx) -> dict:
+    target_host, target_port = ctx.pg_target()
+    return url_connect_kwargs(ctx.pg_url, ctx.timeout, target_host, target_port, ctx.facts.get("pg_address"))
+
+
+async def open_connection(ctx, kwargs: dict | None = None, **overrides):
+    """Connect with connect_kwargs(ctx) (or the given kwargs), bounded by ctx.timeout."""
     import psycopg
 
-    kw = connect_kwargs(ctx)
+    kw = dict(kwargs) if kwargs is not None else connect_kwargs(ctx)
     kw.update(overrides)
     return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout + 1)
 

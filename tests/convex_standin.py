@@ -99,7 +99,9 @@ class StandIn:
     def route(self, method: str, path: str, headers: dict) -> tuple[int, str, str]:
         c = self.config
         path_only = path.split("?", 1)[0]
-        if self.site:
+        # Cloud serves <name>.convex.cloud and <name>.convex.site (HTTP actions, §3.4) side by side
+        host = headers.get("host", "").rsplit(":", 1)[0]
+        if self.site or host.endswith(".convex.site"):
             # §1.6: the 3211 proxy answers meta routes itself (`/version` → unknown) and
             # rewrites everything else to /http{uri}
             if path_only == "/version":

@@ -24,6 +24,31 @@ def diagnose(*args, env=None, symptom="convex-cant-reach-postgres", secrets=(KEY
     return r, json.loads(r.stdout)
 
 
+@pytest.fixture
+def quick(monkeypatch, capsys, tmp_path):
+    """The same `diagnose --json` run in-process (cheaper than a subprocess), for the
+    checks that are not a cause id's own test."""
+
+    def run(*args, env=None, symptom="convex-cant-reach-postgres", secrets=(KEY, KEY.split("|")[1]), timeout="2"):
+        import os
+
+        from tui.cli import main
+
+        for k in list(os.environ):
+            if k.startswith(("DATABASE_URL", "POSTGRES_URL", "CONVEX", "FLY_")):
+                monkeypatch.delenv(k)
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.chdir(tmp_path)
+        code = main(["diagnose", "--json", "--symptom", symptom, "--timeout", timeout, *args])
+        out = capsys.readouterr()
+        for sec in secrets:
+            assert sec not in out.out and sec not in out.err, "a secret leaked into the output"
+        return code, json.loads(out.out)
+
+    return run
+
+
 def cause_of(d) -> str | None:
     return d["root_cause"]["id"] if d["root_cause"] else None
 
@@ -72,9 +97,9 @@ def test_no_convex_url_is_skipped_not_failed():
     assert cause_of(d) == "config.database_url_missing"  # the Postgres track, not Convex
 
 
-def test_metrics_public_is_a_warning(backend):
+def test_metrics_public_is_a_warning(quick, backend):
     b = backend(http_routes={}, metrics_public=True)
-    r, d = diagnose("--convex-url", b.url, symptom="self-hosted-backend-down")
+    r, d = quick("--convex-url", b.url, symptom="self-hosted-backend-down")
     f = [f for f in d["findings"] if f["id"] == "convex.metrics_public"]
     assert f and f[0]["severity"] == "warning"
     assert "DISABLE_METRICS_ENDPOINT=true" in json.dumps(f[0]["fix"])
@@ -91,9 +116,9 @@ def test_http_actions_not_deployed(backend):
     assert d["root_cause"]["evidence"]["body"] == "This Convex deployment does not have HTTP actions enabled."
 
 
-def test_http_actions_absent_without_a_route_asked_is_not_a_cause(backend):
+def test_http_actions_absent_without_a_route_asked_is_not_a_cause(quick, backend):
     b = backend(http_routes=None)
-    r, d = diagnose("--convex-url", b.url)
+    r, d = quick("--convex-url", b.url)
     s = step(d, "convex.site")
     assert s["outcome"] == "not_deployed_unasked" and s["status"] == "warn"
     assert cause_of(d) != "convex.http_actions_not_deployed"
@@ -106,9 +131,9 @@ def test_http_route_not_found(backend):
     assert "GET /stripe/webhook" in d["root_cause"]["title"]
 
 
-def test_http_route_answers(backend):
+def test_http_route_answers(quick, backend):
     b = backend(http_routes={"GET /ping": text_route(200, "pong")})
-    r, d = diagnose("--convex-url", b.url, "--http-action", "ping")
+    r, d = quick("--convex-url", b.url, "--http-action", "ping")
     assert step(d, "convex.site")["outcome"] == "ok"
     assert ("GET", "/http/ping") in [(m, p) for m, p, _ in b.requests]
 
@@ -122,10 +147,10 @@ def test_http_action_failed_5xx(backend):
 
 
 @pytest.mark.parametrize("status", [200, 560])
-def test_function_error_in_body(backend, status):
+def test_function_error_in_body(quick, backend, status):
     body = {"status": "error", "errorMessage": "[Request ID: 1a2b] Server Error\nUncaught Error: no rows"}  # §3.3
     b = backend(http_routes={"GET /hook": json_route(status, body)})
-    r, d = diagnose("--convex-url", b.url, "--http-action", "/hook")
+    r, d = quick("--convex-url", b.url, "--http-action", "/hook")
     assert cause_of(d) == "convex.http_action_failed"
     assert d["root_cause"]["evidence"]["status"] == status
 
@@ -139,10 +164,10 @@ def test_site_url_missing_http_prefix(backend):
     assert f"CONVEX_SITE_ORIGIN={b.url}/http" in json.dumps(d["root_cause"]["fix"])
 
 
-def test_site_proxy_3211_style(backend):
+def test_site_proxy_3211_style(quick, backend):
     api = backend(http_routes={"GET /ping": text_route(200, "pong")})
     site = backend(site=True, http_routes={"GET /ping": text_route(200, "pong")})
-    r, d = diagnose("--convex-url", api.url, "--convex-site-url", site.url, "--http-action", "/ping")
+    r, d = quick("--convex-url", api.url, "--convex-site-url", site.url, "--http-action", "/ping")
     assert step(d, "convex.site")["outcome"] == "ok"
 
 
@@ -167,10 +192,10 @@ def test_admin_key_rejected_400_form(backend):
     assert d["inputs"]["admin_key"] == {"value": "****", "source": "env:CONVEX_SELF_HOSTED_ADMIN_KEY"}
 
 
-def test_admin_key_for_another_instance(backend):
+def test_admin_key_for_another_instance(quick, backend):
     b = backend(instance_name="prod-backend")
     other = "convex-self-hosted|" + "cd" * 40
-    r, d = diagnose("--convex-url", b.url, "--admin-key", other, secrets=(other, "cd" * 40))
+    r, d = quick("--convex-url", b.url, "--admin-key", other, secrets=(other, "cd" * 40))
     ev = d["root_cause"]["evidence"]
     assert ev["key_instance"] == "convex-self-hosted" and ev["deployment_instance"] == "prod-backend"
 
@@ -196,18 +221,68 @@ def test_cloud_deployment_with_flycast_postgres(backend):
         assert needle in fix, needle
 
 
-def test_self_hosted_with_flycast_postgres_is_fine(backend):
+def test_self_hosted_with_flycast_postgres_is_fine(quick, backend):
     b = backend(http_routes={}, cloud_origin=None, site_origin=None, env={"DATABASE_URL": f"postgres://u:{FLYCAST_PW}@my-pg.flycast:5432/app"})
-    r, d = diagnose("--convex-url", b.url, "--admin-key", KEY, secrets=(KEY, FLYCAST_PW))
+    r, d = quick("--convex-url", b.url, "--admin-key", KEY, secrets=(KEY, FLYCAST_PW))
     assert step(d, "convex.env")["outcome"] == "ok"
 
 
-def test_cloud_database_url_given_for_the_convex_side():
-    """No admin key: a Convex Cloud URL plus a Fly-private --database-url (the root-causes table's second evidence)."""
-    # the .convex.cloud name cannot resolve here: the walk stops at DNS, before the env check
-    r, d = diagnose("--convex-url", "https://happy-cat-123.convex.cloud", timeout="1")
-    assert cause_of(d) == "convex.unreachable"
+def diagnose_named(tmp_path, names, *args, secrets=()):
+    """Run the CLI in a private mount namespace whose /etc/hosts maps `names` to
+    127.0.0.1 and whose resolver (127.0.0.1:53) answers nothing: real Cloud host
+    names, resolved by the system resolver, served by the stand-in."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    hosts, resolv = tmp_path / "hosts", tmp_path / "resolv.conf"
+    hosts.write_text("127.0.0.1 localhost\n" + "".join(f"127.0.0.1 {n}\n" for n in names))
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "POSTGRES_URL", "CONVEX", "FLY_"))}
+    env.update(PYTHONPATH=str(ROOT), NO_COLOR="1")
+    script = f'mount --bind {hosts} /etc/hosts && mount --bind {resolv} /etc/resolv.conf && exec "$@"'
+    cmd = ["unshare", "-m", "sh", "-c", script, "sh", sys.executable, "-m", "tui", "diagnose", "--json", "--timeout", "2", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    if r.returncode not in (0, 1, 3) and not r.stdout:
+        pytest.skip(f"needs a private mount namespace (unshare -m as root): {r.stderr.strip()[:200]}")
+    for s in secrets:
+        assert s not in r.stdout and s not in r.stderr
+    return r, json.loads(r.stdout)
+
+
+def test_cloud_host_name_and_private_database_url(backend, tmp_path):
+    """Cloud recognised by its .convex.cloud name; no admin key, so the --database-url
+    given for the Convex side is the evidence (root-causes.md)."""
+    b = backend(kind="cloud", http_routes={})
+    url = f"http://happy-cat-123.convex.cloud:{b.port}"
+    r, d = diagnose_named(
+        tmp_path,
+        ["happy-cat-123.convex.cloud", "happy-cat-123.convex.site"],
+        "--symptom", "convex-cant-reach-postgres", "--convex-url", url,
+        "--database-url", f"postgres://app:{FLYCAST_PW}@top2.nearest.of.my-pg.internal:5432/app",
+        secrets=(FLYCAST_PW,),
+    )  # fmt: skip
+    assert step(d, "convex.url")["outcome"] == "cloud"
+    assert cause_of(d) == "convex.cloud_private_database_host" and r.returncode == 1
+    assert d["root_cause"]["evidence"]["pg_app"] == "my-pg"
+    assert "fly ips allocate-v4 -a my-pg" in json.dumps(d["root_cause"]["fix"])
+
+
+def test_cloud_site_origin_is_derived(backend, tmp_path):
+    b = backend(kind="cloud", http_routes={})
+    r, d = diagnose_named(tmp_path, ["happy-cat-123.convex.cloud", "happy-cat-123.convex.site"], "--convex-url", f"http://happy-cat-123.convex.cloud:{b.port}")
+    s = step(d, "convex.site")
+    assert s["outcome"] == "router_ok" and s["evidence"]["site_url"] == f"http://happy-cat-123.convex.site:{b.port}"
+    assert step(d, "convex.metrics")["status"] == "skipped"  # Cloud
+
+
+def test_dns_failure(tmp_path):
+    r, d = diagnose_named(tmp_path, [], "--symptom", "convex-cant-reach-postgres", "--convex-url", "https://no-such-deployment-9.convex.cloud")
+    assert cause_of(d) == "convex.unreachable" and r.returncode == 1
     assert d["root_cause"]["evidence"]["layer"] == "DNS"
+    assert "DNS failed" in d["root_cause"]["title"]
 
 
 # ------------------------------------------------------------------ not Convex, unreachable
@@ -247,21 +322,21 @@ def test_site_origin_given_as_deployment_url():
     assert d["root_cause"]["evidence"]["suggested_url"] == "https://happy-cat-123.convex.cloud"
 
 
-def test_site_and_api_origins_swapped():
-    r, d = diagnose("--convex-url", "https://happy-cat-123.convex.cloud", "--convex-site-url", "https://happy-cat-123.convex.cloud")
+def test_site_and_api_origins_swapped(quick):
+    r, d = quick("--convex-url", "https://happy-cat-123.convex.cloud", "--convex-site-url", "https://happy-cat-123.convex.cloud")
     assert cause_of(d) == "config.convex_url_invalid"
     assert ".convex.site" in d["root_cause"]["explanation"]
 
 
-def test_quoted_url_in_env():
-    r, d = diagnose(env={"CONVEX_URL": '"https://happy-cat-123.convex.cloud"'})
+def test_quoted_url_in_env(quick):
+    r, d = quick(env={"CONVEX_URL": '"https://happy-cat-123.convex.cloud"'})
     assert cause_of(d) == "config.convex_url_invalid"
     assert "quotes" in d["root_cause"]["explanation"]
 
 
-def test_proxy_port_given_as_deployment_url(backend):
+def test_proxy_port_given_as_deployment_url(quick, backend):
     site = backend(site=True, http_routes={})
-    r, d = diagnose("--convex-url", site.url)
+    r, d = quick("--convex-url", site.url)
     assert cause_of(d) == "config.convex_url_invalid"
     assert "HTTP actions" in d["root_cause"]["explanation"]
 

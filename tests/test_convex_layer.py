@@ -181,7 +181,8 @@ def test_admin_key_rejected_401(backend):
     assert cause_of(d) == "convex.admin_key_invalid" and r.returncode == 1
     ev = d["root_cause"]["evidence"]
     assert ev["status"] == 401 and ev["code"] == "BadAdminKey"
-    assert "./generate_admin_key.sh" in json.dumps(d["root_cause"]["fix"])
+    fix = json.dumps(d["root_cause"]["fix"])
+    assert "./generate_admin_key.sh" in fix and "INSTANCE_SECRET" in fix and "fly secrets import" in fix
 
 
 def test_admin_key_rejected_400_form(backend):
@@ -303,6 +304,22 @@ def test_nothing_listening():
     assert cause_of(d) == "convex.unreachable" and r.returncode == 1
     assert d["root_cause"]["evidence"]["layer"] == "TCP"
     assert "TCP failed" in d["root_cause"]["title"]
+
+
+def test_http_never_answers():
+    """TCP is accepted (the kernel completes the handshake) but no HTTP answer comes."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    try:
+        r, d = diagnose("--convex-url", f"http://127.0.0.1:{srv.getsockname()[1]}", timeout="1")
+    finally:
+        srv.close()
+    assert cause_of(d) == "convex.unreachable" and r.returncode == 1
+    assert d["root_cause"]["evidence"]["layer"] == "HTTP"
+    assert step(d, "convex.http")["elapsed_ms"] < 3000
 
 
 def test_untrusted_tls(backend, tmp_path):

@@ -103,6 +103,7 @@ def test_role_without_create_on_public(pg, tmp_path):
 
 
 def test_standby_target(pg, instance_db, tmp_path):
+    pg.psql("CHECKPOINT")  # flushed first, pg_basebackup's spread checkpoint has nothing left to pace
     sb = pg.make_standby()
     try:
         url = cluster_url(pg).replace(f":{pg.port}", f":{sb.port}")

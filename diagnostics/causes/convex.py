@@ -128,9 +128,9 @@ def _admin_fix(n, e):
         ("Generate a key on the backend machine", f'fly ssh console -a {app} -C "./generate_admin_key.sh"'),
         (
             "Pin the instance secret, so a new volume or machine keeps the keys valid",
-            f"fly secrets set INSTANCE_SECRET=\"$(fly ssh console -a {app} -C 'cat /convex/data/credentials/instance_secret' | tr -d '\\r\\n')\" -a {app}",
+            f"printf '%s=%s\\n' INSTANCE_SECRET \"$(fly ssh console -a {app} -C 'cat /convex/data/credentials/instance_secret' | tr -d '\\r\\n')\" | fly secrets import -a {app}",
         ),
-        "Quote the key in .env.local (it contains `|`): CONVEX_SELF_HOSTED_ADMIN_KEY='<name>|<hex>'. Convex Cloud: create a new deploy key in the dashboard's Settings.",
+        "Quote the key in .env.local with single quotes around the whole name|hex value (an unquoted `|` is cut by the shell). Convex Cloud: create a new deploy key in the dashboard's Settings.",
     ]
     return steps("Use a key made by this backend's instance secret.", *items)
 

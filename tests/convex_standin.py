@@ -56,6 +56,7 @@ class Config:
     env: dict[str, str] = field(default_factory=dict)  # the deployment's environment variables
     metrics_public: bool = False  # §1.1 DISABLE_METRICS_ENDPOINT default false outside compose
     http_routes: dict[str, Route] | None = None  # None: no convex/http.ts deployed; keys "GET /path"
+    canonical_urls_route: bool = True  # False: an older image without /api/v1/get_canonical_urls
 
 
 class StandIn:
@@ -96,7 +97,7 @@ class StandIn:
         self.stop()
 
     # ------------------------------------------------------------------ routing
-    def route(self, method: str, path: str, headers: dict) -> tuple[int, str, str]:
+    def route(self, method: str, path: str, headers: dict, body: str = "") -> tuple[int, str, str]:
         c = self.config
         path_only = path.split("?", 1)[0]
         # Cloud serves <name>.convex.cloud and <name>.convex.site (HTTP actions, §3.4) side by side
@@ -130,6 +131,22 @@ class StandIn:
             ),
             "/api/v1/list_environment_variables": lambda: json.dumps({"environmentVariables": c.env}),
         }
+        if not c.canonical_urls_route:
+            admin.pop("/api/v1/get_canonical_urls")
+        if method == "POST" and path_only == "/api/query":
+            # §3.2: the admin-only system queries returning CONVEX_CLOUD_URL / CONVEX_SITE_URL,
+            # in the §3.3 response shape {"status":"success","value":...}
+            denied = self.check_auth(headers)
+            if denied:
+                return denied
+            fn = json.loads(body or "{}").get("path", "")
+            values = {
+                "_system/cli/convexUrl:cloudUrl": self.url if c.cloud_origin is None else c.cloud_origin,
+                "_system/frontend/convexSiteUrl": self.url + "/http" if c.site_origin is None else c.site_origin,
+            }
+            if fn not in values:
+                return 200, json.dumps({"status": "error", "errorMessage": f"[Request ID: 1] Server Error\nCould not find public function for '{fn}'."}), "application/json"
+            return 200, json.dumps({"status": "success", "value": values[fn]}), "application/json"
         if method == "GET" and path_only in admin:
             denied = self.check_auth(headers)
             if denied:
@@ -169,7 +186,9 @@ class StandIn:
             def _serve(self):
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 standin.requests.append((self.command, self.path, headers))
-                status, body, ctype = standin.route(self.command, self.path, headers)
+                length = int(headers.get("content-length") or 0)
+                req_body = self.rfile.read(min(length, 1 << 20)).decode("utf-8", "replace") if length else ""
+                status, body, ctype = standin.route(self.command, self.path, headers, req_body)
                 data = body.encode()
                 self.send_response(status)
                 if ctype:

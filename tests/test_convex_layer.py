@@ -210,6 +210,14 @@ def test_origin_mismatch(backend, cloud, site):
     assert f"CONVEX_CLOUD_ORIGIN={b.url} CONVEX_SITE_ORIGIN={b.url}/http" in fix
 
 
+def test_origin_mismatch_on_an_older_backend(quick, backend):
+    """No /api/v1/get_canonical_urls: the system queries give the origins (§3.2)."""
+    b = backend(http_routes={}, cloud_origin="", site_origin="", canonical_urls_route=False)
+    r, d = quick("--convex-url", b.url, "--admin-key", KEY)
+    assert cause_of(d) == "convex.origin_mismatch"
+    assert ("POST", "/api/query") in [(m, p) for m, p, _ in b.requests]
+
+
 def test_cloud_deployment_with_flycast_postgres(backend):
     url = f"postgres://app_user:{FLYCAST_PW}@my-pg.flycast:5432/app?sslmode=disable"
     b = backend(kind="cloud", http_routes={}, env={"DATABASE_URL": url, "OTHER": "x"})

@@ -136,3 +136,34 @@ def test_no_backend_environment_is_skipped():
     d = json.loads(r.stdout)
     s = step(d, "convex_self.env")
     assert s["status"] == "skipped" and s["branch"] == "done"
+
+
+@pytest.fixture(scope="module")
+def tls_pg():
+    """A server with TLS and a self-signed certificate (no public CA vouches for it)."""
+    from pgcluster import PgCluster
+
+    c = PgCluster(tls=True, name="tls").init().start()
+    c.psql("CREATE DATABASE convex_self_hosted")
+    try:
+        yield c
+    finally:
+        c.destroy()
+
+
+@pytest.mark.parametrize("dnrs", ["", "1"])
+def test_self_signed_certificate_fails_even_with_do_not_require_ssl(tls_pg, tmp_path, dnrs):
+    # §1.4: rustls verifies under require and under prefer; no plaintext fallback
+    env = {"POSTGRES_URL": cluster_url(tls_pg)}
+    if dnrs:
+        env["DO_NOT_REQUIRE_SSL"] = dnrs
+    r, d = walk(tmp_path, env)
+    assert cause_of(d) == "pg.ssl_verify_failed" and r.returncode == 1
+    assert "certificate verify failed" in d["root_cause"]["evidence"]["detail"]
+
+
+def test_self_signed_certificate_with_sslmode_disable(tls_pg, tmp_path):
+    # the maintainers' advice (PR #353): DO_NOT_REQUIRE_SSL plus ?sslmode=disable
+    r, d = walk(tmp_path, {"POSTGRES_URL": cluster_url(tls_pg, sslmode="disable"), "DO_NOT_REQUIRE_SSL": "1"}, "--database-url", tls_pg.url())
+    assert step(d, "convex_self.tls")["outcome"] == "tls_ok"
+    assert step(d, "convex_self.session")["status"] == "pass"

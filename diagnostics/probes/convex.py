@@ -452,6 +452,9 @@ async def origins(ctx) -> Outcome:
     r = await request(ctx, "GET", u.origin + "/api/v1/get_canonical_urls", headers)
     ev = {"url": u.origin + "/api/v1/get_canonical_urls", "status": r.status, "url_in_use": u.origin}
     data = r.json if r.status == 200 and isinstance(r.json, dict) else None
+    if data is None and r.status == 404:
+        data = await _origins_by_query(ctx, u, headers)
+        ev["url"] = u.origin + "/api/query (_system/cli/convexUrl:cloudUrl, _system/frontend/convexSiteUrl)"
     if data is None:
         return Outcome("unknown", WARN, f"/api/v1/get_canonical_urls answered {r.status or r.error} (an older backend?)", {**ev, "body": r.brief()})
     cloud = str(data.get("convexCloudUrl") or "")
@@ -477,6 +480,19 @@ async def origins(ctx) -> Outcome:
         ev["problems"] = problems
         return Outcome("mismatch", FAIL, "; ".join(problems), ev)
     return Outcome("ok", PASS, f"origins match: {cloud}, {site}", ev, {"convex_canonical_site_url": site, "convex_origins_ok": True})
+
+
+async def _origins_by_query(ctx, u: ConvexUrl, headers: dict) -> dict | None:
+    """Older backends without get_canonical_urls: the system queries that return
+    process.env.CONVEX_CLOUD_URL / CONVEX_SITE_URL (§3.2, §7 recipe 4)."""
+    out = {}
+    for key, path in (("convexCloudUrl", "_system/cli/convexUrl:cloudUrl"), ("convexSiteUrl", "_system/frontend/convexSiteUrl")):
+        r = await request(ctx, "POST", u.origin + "/api/query", headers, json_body={"path": path, "args": {}, "format": "json"})
+        data = r.json if r.status in (200, UDF_FAILED) and isinstance(r.json, dict) else None
+        if not data or data.get("status") != "success":
+            return None
+        out[key] = data.get("value") or ""
+    return out
 
 
 @probe("convex.env")
@@ -705,7 +721,7 @@ def interpret_probe_result(data: dict, kind: str) -> tuple[str, dict]:
         outcome = "timeout"
     hc = classify_host(host) if host else None
     if hc and hc.kind == "fly_private" and kind == "cloud" and outcome in ("dns_not_found", "timeout", "refused"):
-        ev.update(pg_host=host, host_flavour=hc.flavour, pg_app=hc.app)
+        ev.update(pg_host=host, host_flavour=hc.flavour, pg_app=hc.app, source="the fcp-doctor probe module, run inside Convex")
         return "cloud_private", ev
     return outcome or "error", ev
 

@@ -71,13 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file")
     r.add_argument("--speed", type=float, default=1.0, help="pace: 1 = recorded timing, 0 = instant")
     _common(r, suppress=True)
-    c = sub.add_parser("causes", help="the catalog of root causes")
-    c.add_argument("--json", action="store_true")
-    sub.add_parser("tree", help="print the whole decision tree")
     cp = sub.add_parser("convex-probe", help="write the Convex module that tests Postgres from inside Convex")
     cp.add_argument("action", choices=["init"])
     cp.add_argument("--dir", default="convex", help="the Convex functions folder (default convex)")
     cp.add_argument("--force", action="store_true", help="replace fcp-doctor's module files if they differ")
+    c = sub.add_parser("causes", help="the catalog of root causes")
+    c.add_argument("--json", action="store_true")
+    sub.add_parser("tree", help="print the whole decision tree")
     return p
 
 

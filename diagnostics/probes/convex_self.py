@@ -15,7 +15,7 @@ from ..secret import Secret
 from ..urls import PgUrl, UrlError, classify_host, parse_pg_url
 from . import probe
 from .net import resolve, tcp_connect
-from .pg import classify_connect_error, open_connection, server_words, ssl_request, url_connect_kwargs
+from .pg import classify_connect_error, open_connection, server_words, ssl_request
 
 # variables only a Convex backend's machine has (run_backend.sh, §1.1)
 BACKEND_MARKERS = ("INSTANCE_SECRET", "INSTANCE_NAME", "CONVEX_CLOUD_ORIGIN", "CONVEX_SITE_ORIGIN")
@@ -229,6 +229,19 @@ async def tls(ctx) -> Outcome:
     return Outcome("closed", FAIL, detail, ev)
 
 
+class _BackendTarget:
+    """What pg.connect_kwargs reads from a walk's context, for the backend's URL
+    instead of the app's: the same connect rules, another target."""
+
+    def __init__(self, ctx, url: PgUrl, address: str | None):
+        self.pg_url = url
+        self.timeout = ctx.timeout
+        self.facts = {"pg_address": address} if address else {}
+
+    def pg_target(self) -> tuple[str, int]:
+        return self.pg_url.host, self.pg_url.port
+
+
 @probe("convex_self.database")
 async def database(ctx) -> Outcome:
     import psycopg
@@ -236,13 +249,12 @@ async def database(ctx) -> Outcome:
     u: PgUrl = _state(ctx)["url"]
     db = ctx.facts.get("convex_self_db", "convex_self_hosted")
     effective = ctx.facts.get("convex_self_sslmode", "require")
-    kw = url_connect_kwargs(u.with_(dbname=db), ctx.timeout, address=_state(ctx).get("address"))
-    kw["sslmode"] = effective
-    kw.pop("target_session_attrs", None)  # read-only is checked (and named) in the next step
+    target = _BackendTarget(ctx, u.with_params(target_session_attrs=None), _state(ctx).get("address"))
     ev = {"host": u.host, "port": u.port, "user": u.user, "db": db, "database": db, "sslmode": effective}
     t0 = time.monotonic()
     try:
-        conn = await open_connection(ctx, kw, autocommit=True)
+        # read-only is checked (and named) in the next step, so no target_session_attrs here
+        conn = await open_connection(target, autocommit=True, dbname=db, sslmode=effective)
     except TimeoutError:
         return Outcome("timeout", FAIL, "login did not complete", {**ev, "detail": f"startup did not finish within {ctx.timeout:g} s"})
     except psycopg.OperationalError as exc:

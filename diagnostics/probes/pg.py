@@ -207,30 +207,26 @@ async def ssl(ctx) -> Outcome:
     return Outcome(status if status in ("refused",) else "error", FAIL, detail, evidence)
 
 
-def url_connect_kwargs(u, timeout: float, host: str | None = None, port: int | None = None, address: str | None = None) -> dict:
-    """psycopg keyword arguments for URL `u`, optionally rerouted to host/port/address."""
+def connect_kwargs(ctx) -> dict:
+    u = ctx.pg_url
     kw = u.conninfo_kwargs()
-    if host and host != u.host:
-        kw["host"] = host
-    if address and address != kw.get("host"):
-        kw["hostaddr"] = address
-    kw["port"] = port or u.port
-    kw["connect_timeout"] = max(2, int(round(timeout)))
+    target_host, target_port = ctx.pg_target()
+    addr = ctx.facts.get("pg_address")
+    if target_host != u.host:
+        kw["host"] = target_host
+    if addr and addr != kw.get("host"):
+        kw["hostaddr"] = addr
+    kw["port"] = target_port
+    kw["connect_timeout"] = max(2, int(round(ctx.timeout)))
     kw["application_name"] = "fcp-doctor"
     kw.setdefault("sslmode", "prefer")
     return kw
 
 
-def connect_kwargs(ctx) -> dict:
-    target_host, target_port = ctx.pg_target()
-    return url_connect_kwargs(ctx.pg_url, ctx.timeout, target_host, target_port, ctx.facts.get("pg_address"))
-
-
-async def open_connection(ctx, kwargs: dict | None = None, **overrides):
-    """Connect with connect_kwargs(ctx) (or the given kwargs), bounded by ctx.timeout."""
+async def open_connection(ctx, **overrides):
     import psycopg
 
-    kw = dict(kwargs) if kwargs is not None else connect_kwargs(ctx)
+    kw = connect_kwargs(ctx)
     kw.update(overrides)
     return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout + 1)
 

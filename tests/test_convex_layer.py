@@ -131,6 +131,19 @@ def test_http_route_not_found(backend):
     assert "GET /stripe/webhook" in d["root_cause"]["title"]
 
 
+def test_http_route_method(quick, backend):
+    b = backend(http_routes={"POST /stripe/webhook": text_route(200, "ok")})
+    r, d = quick("--convex-url", b.url, "--http-action", "POST /stripe/webhook")
+    assert step(d, "convex.site")["outcome"] == "ok"
+    assert ("POST", "/http/stripe/webhook") in [(m, p) for m, p, _ in b.requests]
+
+
+def test_deployment_url_with_http_path(quick):
+    r, d = quick("--convex-url", "https://my-backend.fly.dev/http")
+    assert cause_of(d) == "config.convex_url_invalid"
+    assert d["root_cause"]["evidence"]["suggested_url"] == "https://my-backend.fly.dev"
+
+
 def test_http_route_answers(quick, backend):
     b = backend(http_routes={"GET /ping": text_route(200, "pong")})
     r, d = quick("--convex-url", b.url, "--http-action", "ping")

@@ -107,7 +107,7 @@ async def request(ctx, method: str, url: str, headers: dict | None = None, json_
     t = timeout or ctx.timeout
     t0 = time.monotonic()
     try:
-        async with asyncio.timeout(t * 1.5):
+        async with asyncio.timeout(t):
             async with _client(ctx).stream(method, url, headers=headers, json=json_body, timeout=t) as resp:
                 r.status = resp.status_code
                 r.headers = {k.lower(): v for k, v in resp.headers.items() if k.lower() in ("content-type", "server", "location", "via")}
@@ -367,8 +367,7 @@ async def http(ctx) -> Outcome:
                 "expected": RUNNING,
             },
         )
-    version = await request(ctx, "GET", u.origin + "/version")
-    name = await request(ctx, "GET", u.origin + "/instance_name")
+    version, name = await asyncio.gather(request(ctx, "GET", u.origin + "/version"), request(ctx, "GET", u.origin + "/instance_name"))
     ev.update(
         version=version.body.strip()[:80] if version.status == 200 else f"HTTP {version.status or version.error}",
         instance_name=name.body.strip()[:80] if name.status == 200 else f"HTTP {name.status or name.error}",
@@ -591,20 +590,30 @@ def classify_route_response(r: Http) -> str:
     return "answered"
 
 
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")  # the router's methods (§3.4)
+
+
+def parse_route(text: str) -> tuple[str, str]:
+    """'/path' or 'POST /path' -> (method, path)."""
+    parts = text.strip().split(None, 1)
+    method = "GET"
+    if len(parts) == 2 and parts[0].upper() in METHODS:
+        method, text = parts[0].upper(), parts[1].strip()
+    return method, text if text.startswith("/") else "/" + text
+
+
 @probe("convex.site")
 async def site(ctx) -> Outcome:
     site_url, site_source = derived_site_url(ctx)
     if not site_url:
         return Outcome("unknown_site", SKIPPED, "the HTTP actions origin is unknown (pass --convex-site-url)")
     route_iv = ctx.inputs.get("http_action")
-    route = route_iv.text() if route_iv else DEFAULT_ROUTE
-    if not route.startswith("/"):
-        route = "/" + route
+    method, route = parse_route(route_iv.text() if route_iv else DEFAULT_ROUTE)
     asked = route_iv is not None
     target = _join(site_url, route)
-    r = await request(ctx, "GET", target)
+    r = await request(ctx, method, target)
     kind = classify_route_response(r)
-    ev = {"site_url": site_url, "site_source": site_source, "route": route, "method": "GET", "url": target, "status": r.status, "ms": r.ms}
+    ev = {"site_url": site_url, "site_source": site_source, "route": route, "method": method, "url": target, "status": r.status, "ms": r.ms}
     facts = {"convex_site_url": site_url}
     if kind == "unreachable":
         return Outcome("unreachable", FAIL, r.detail, {**ev, "layer": "HTTP (site origin)", "target": site_url, "detail": r.detail})
@@ -612,7 +621,7 @@ async def site(ctx) -> Outcome:
         # §3.4, §6 P18: behind Fly only 3210 is public; HTTP actions live under /http
         if not site_url.rstrip("/").endswith("/http"):
             alt = _join(site_url + "/http", route)
-            r2 = await request(ctx, "GET", alt)
+            r2 = await request(ctx, method, alt)
             k2 = classify_route_response(r2)
             if k2 in ("no_route", "not_deployed", "answered", "failed", "function_error"):
                 return Outcome(
@@ -634,15 +643,15 @@ async def site(ctx) -> Outcome:
         )
     if kind == "no_route":
         if asked:
-            return Outcome("route_not_found", FAIL, f"GET {route}: 404 {NO_ROUTE!r}", {**ev, "body": NO_ROUTE}, facts)
+            return Outcome("route_not_found", FAIL, f"{method} {route}: 404 {NO_ROUTE!r}", {**ev, "body": NO_ROUTE}, facts)
         return Outcome("router_ok", PASS, f"HTTP actions deployed (unknown route → {NO_ROUTE!r}) in {r.ms} ms", {**ev, "body": NO_ROUTE}, facts)
     if kind in ("failed", "function_error"):
         data = r.json if isinstance(r.json, dict) else {}
         message = data.get("errorMessage") or data.get("code") or r.body.strip()
         return Outcome(
-            "failed", FAIL, f"GET {route}: HTTP {r.status}: {redact(str(message))[:160]}", {**ev, "body": r.brief(500), "error": redact(str(message))[:500]}, facts
+            "failed", FAIL, f"{method} {route}: HTTP {r.status}: {redact(str(message))[:160]}", {**ev, "body": r.brief(500), "error": redact(str(message))[:500]}, facts
         )
-    return Outcome("ok", PASS, f"GET {route}: HTTP {r.status} in {r.ms} ms", {**ev, "body": r.brief(120)}, facts)
+    return Outcome("ok", PASS, f"{method} {route}: HTTP {r.status} in {r.ms} ms", {**ev, "body": r.brief(120)}, facts)
 
 
 # ---------------------------------------------------------------- Convex's own view of Postgres

@@ -37,6 +37,7 @@ node(
     "Browsers, the Convex client and Convex's own Node actions refuse a certificate they cannot verify.",
     "convex.tls",
     {"ok": "convex.http", "untrusted": UNREACHABLE, "failed": UNREACHABLE},
+    budget=2.0,
 )
 node(
     "convex.http",
@@ -53,7 +54,7 @@ node(
     "convex.admin_key",
     {"ok": "convex.env", "no_key": "convex.env", "rejected": "cause:convex.admin_key_invalid"},
     asks=("admin_key",),
-    budget=2.0,
+    budget=2.5,
 )
 node(
     "convex.env",
@@ -68,6 +69,7 @@ node(
         "unparsable": "convex.origins",
         "cloud_private": "cause:convex.cloud_private_database_host",
     },
+    budget=1.5,
 )
 node(
     "convex.origins",
@@ -75,6 +77,7 @@ node(
     "A self-hosted backend builds storage URLs, process.env.CONVEX_SITE_URL and Node-action callbacks from them; the bare image leaves them empty.",
     "convex.origins",
     {"ok": "convex.metrics", "skipped": "convex.metrics", "cloud": "convex.metrics", "unknown": "convex.metrics", "mismatch": "cause:convex.origin_mismatch"},
+    budget=3.5,
 )
 node(
     "convex.metrics",
@@ -82,6 +85,7 @@ node(
     "Outside docker compose the backend serves Prometheus metrics to anyone unless DISABLE_METRICS_ENDPOINT is set.",
     "convex.metrics",
     {"public": "convex.site", "private": "convex.site", "not_applicable": "convex.site"},
+    budget=1.5,
 )
 node(
     "convex.site",

@@ -31,6 +31,7 @@ node(
         "refused": "cause:net.connection_refused",
         "timeout": "cause:net.connect_timeout",
     },
+    budget=2.5,
 )
 node(
     "convex_self.tls",
@@ -46,6 +47,7 @@ node(
         "closed": "cause:pg.handshake_timeout",
         "not_postgres": "cause:pg.handshake_timeout",
     },
+    budget=2.0,
 )
 node(
     "convex_self.database",

@@ -206,6 +206,15 @@ def test_admin_key_rejected_400_form(backend):
     assert d["inputs"]["admin_key"] == {"value": "****", "source": "env:CONVEX_SELF_HOSTED_ADMIN_KEY"}
 
 
+def test_admin_key_with_a_line_break_is_not_sent(quick, backend):
+    b = backend()
+    broken = KEY[:30] + "\n" + KEY[30:]
+    r, d = quick("--convex-url", b.url, env={"CONVEX_SELF_HOSTED_ADMIN_KEY": broken}, secrets=(KEY[:30], KEY[31:]))
+    assert cause_of(d) == "convex.admin_key_invalid"
+    assert d["root_cause"]["evidence"]["code"] == "MalformedKey"
+    assert not [p for _, p, _ in b.requests if p == "/api/check_admin_key"]
+
+
 def test_admin_key_for_another_instance(quick, backend):
     b = backend(instance_name="prod-backend")
     other = "convex-self-hosted|" + "cd" * 40
@@ -231,10 +240,13 @@ def test_origin_mismatch_on_an_older_backend(quick, backend):
     assert ("POST", "/api/query") in [(m, p) for m, p, _ in b.requests]
 
 
-def test_cloud_deployment_with_flycast_postgres(backend):
+def test_cloud_deployment_with_flycast_postgres(backend, tmp_path):
     url = f"postgres://app_user:{FLYCAST_PW}@my-pg.flycast:5432/app?sslmode=disable"
     b = backend(kind="cloud", http_routes={}, env={"DATABASE_URL": url, "OTHER": "x"})
-    r, d = diagnose("--convex-url", b.url, "--admin-key", KEY, secrets=(KEY, FLYCAST_PW))
+    rec = tmp_path / "walk.json"
+    r, d = diagnose("--convex-url", b.url, "--admin-key", KEY, "--record", str(rec), secrets=(KEY, FLYCAST_PW))
+    text = rec.read_text()
+    assert "cloud_private" in text and FLYCAST_PW not in text and KEY.split("|")[1] not in text
     assert cause_of(d) == "convex.cloud_private_database_host" and r.returncode == 1
     rc = d["root_cause"]
     assert rc["evidence"]["pg_host"] == "my-pg.flycast" and rc["evidence"]["deployment_kind"] == "cloud"

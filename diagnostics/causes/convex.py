@@ -137,8 +137,8 @@ def _admin_fix(n, e):
 
 cause(
     "convex.admin_key_invalid",
-    "The admin key is rejected (HTTP {status} {code})",
-    "/api/check_admin_key answered {status} {code}: {message}. The key comes from {key_source}. A key is "
+    "The admin key is rejected ({code})",
+    "/api/check_admin_key: {status} {code}: {message}. The key comes from {key_source}. A key is "
     "`<instance_name>|<hex>` derived from INSTANCE_SECRET: a new secret (a new volume with no pinned secret), "
     "another instance's key, a mangled `|` or stray quotes all give this.",
     _admin_fix,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import re
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -128,6 +128,8 @@ async def request(ctx, method: str, url: str, headers: dict | None = None, json_
         r.detail = redact(text)[:300] or type(exc).__name__
     except (httpx.HTTPError, OSError) as exc:
         r.error, r.detail = "protocol", f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+    except (ValueError, UnicodeError) as exc:  # a header httpx refuses to send; its text may quote the header
+        r.error, r.detail = "protocol", f"{type(exc).__name__}: the request could not be sent"
     r.ms = int((time.monotonic() - t0) * 1000)
     return r
 
@@ -395,8 +397,17 @@ async def admin_key(ctx) -> Outcome:
     u = convex_url(ctx)
     iv = ctx.inputs.get("admin_key")
     key = iv.text().strip()
+    ev = {"url": u.origin + "/api/check_admin_key", "key_source": iv.source}
+    if not re.fullmatch(r"[\x21-\x7e]+", key):
+        # a pasted line break, an inner space or a non-ASCII character: no backend accepts it
+        return Outcome(
+            "rejected",
+            FAIL,
+            "the key has spaces, line breaks or non-ASCII characters: not sent",
+            {**ev, "status": "not sent", "code": "MalformedKey", "message": "the key contains whitespace or non-ASCII characters", "form": "malformed locally"},
+        )
     r = await request(ctx, "GET", u.origin + "/api/check_admin_key", headers)
-    ev = {"url": u.origin + "/api/check_admin_key", "status": r.status, "key_source": iv.source}
+    ev["status"] = r.status
     if r.error:
         return Outcome("error", FAIL, r.detail, {**ev, "detail": r.detail})
     data = r.json if isinstance(r.json, dict) else {}

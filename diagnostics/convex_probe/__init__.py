@@ -87,4 +87,5 @@ def init(project: Path, convex_dir: str = "convex", force: bool = False, out: Te
     lines.append(f"  {n + 1}. npx convex deploy   (or keep `npx convex dev` running)")
     lines.append(f"  {n + 2}. fcp-doctor diagnose --symptom convex-cant-reach-postgres")
     lines.append("The action reads DATABASE_URL (else POSTGRES_URL; FCP_DOCTOR_PG_VAR names another variable).")
+    lines.append('If the push fails to bundle pg, add {"node": {"externalPackages": ["pg"]}} to convex.json.')
     return lines

@@ -5,6 +5,7 @@ database, a writable target and CREATE on the schema. Read-only throughout."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import ssl
 import time
@@ -15,7 +16,7 @@ from ..secret import Secret
 from ..urls import PgUrl, UrlError, classify_host, parse_pg_url
 from . import probe
 from .net import resolve, tcp_connect
-from .pg import classify_connect_error, open_connection, server_words, ssl_request
+from .pg import SSL_REQUEST, classify_connect_error, open_connection, server_words, ssl_request
 
 # variables only a Convex backend's machine has (run_backend.sh, §1.1)
 BACKEND_MARKERS = ("INSTANCE_SECRET", "INSTANCE_NAME", "CONVEX_CLOUD_ORIGIN", "CONVEX_SITE_ORIGIN")
@@ -194,13 +195,36 @@ def _verify_context(ctx) -> ssl.SSLContext:
     return c
 
 
+async def verified_handshake(address: str, port: int, hostname: str, context: ssl.SSLContext, timeout: float) -> tuple[bool, str]:
+    """After the SSLRequest's 'S', a TLS handshake that verifies chain and host name,
+    as rustls does (§1.4). (trusted?, detail)."""
+    c = await tcp_connect(address, port, timeout, keep=True)
+    if c.status != "ok":
+        return False, c.detail
+    try:
+        c.writer.write(SSL_REQUEST)
+        await asyncio.wait_for(c.writer.drain(), timeout)
+        if await asyncio.wait_for(c.reader.readexactly(1), timeout) != b"S":
+            return False, "TLS no longer offered"
+        await asyncio.wait_for(c.writer.start_tls(context, server_hostname=hostname), timeout)
+    except ssl.SSLCertVerificationError as exc:
+        return False, f"certificate verify failed: {exc.verify_message}"
+    except (ssl.SSLError, OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        return False, f"TLS handshake failed: {type(exc).__name__} {exc}".strip()
+    finally:
+        c.close()
+    return True, "certificate trusted"
+
+
 @probe("convex_self.tls")
 async def tls(ctx) -> Outcome:
     u: PgUrl = _state(ctx)["url"]
     addr = _state(ctx).get("address", u.host)
     effective = ctx.facts.get("convex_self_sslmode", "require")
-    verify = None if effective == "disable" else _verify_context(ctx)
-    status, detail = await ssl_request(addr, u.port, ctx.timeout, verify=verify, server_hostname=u.host)
+    status, detail = await ssl_request(addr, u.port, ctx.timeout)
+    if status == "tls" and effective != "disable":
+        trusted, why = await verified_handshake(addr, u.port, u.host, _verify_context(ctx), ctx.timeout)
+        status, detail = ("tls", f"{detail}; {why}") if trusted else ("tls_untrusted", f"{detail}; {why}")
     dnrs = "unset" if ctx.facts.get("convex_self_require_ssl", True) else "set"
     ev = {
         "host": u.host,
@@ -219,7 +243,7 @@ async def tls(ctx) -> Outcome:
             return Outcome("no_tls_required", FAIL, "no TLS, and the backend requires it", ev)
         return Outcome("no_tls_allowed", PASS, f"no TLS; the backend does not require it (sslmode={effective})", ev)
     if status == "tls":
-        return Outcome("tls_ok", PASS, "TLS offered" + ("" if verify is None else ", certificate trusted"), ev)
+        return Outcome("tls_ok", PASS, "TLS offered" + ("" if effective == "disable" else ", certificate trusted"), ev)
     if status == "tls_untrusted":
         # §1.4: no plaintext fallback after a failed verification, even under prefer
         ev["error"] = "error performing TLS handshake: invalid peer certificate (" + detail.split("; ", 1)[-1] + ")"

@@ -150,10 +150,8 @@ def _hp(addr: str, port: int) -> str:
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
-async def ssl_request(address: str, port: int, timeout: float, verify=None, server_hostname: str = "") -> tuple[str, str]:
-    """Send the SSLRequest; ('tls'|'no_tls'|'timeout'|'closed'|'not_postgres'|'refused'|..., detail).
-    With `verify` (an ssl.SSLContext), an 'S' answer goes on to a verifying TLS
-    handshake: 'tls' when the certificate is trusted, 'tls_untrusted' when not."""
+async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str]:
+    """Send the SSLRequest; ('tls'|'no_tls'|'timeout'|'closed'|'not_postgres'|'refused'|..., detail)."""
     c = await tcp_connect(address, port, timeout, keep=True)
     if c.status != "ok":
         return c.status, c.detail
@@ -161,16 +159,6 @@ async def ssl_request(address: str, port: int, timeout: float, verify=None, serv
         c.writer.write(SSL_REQUEST)
         await asyncio.wait_for(c.writer.drain(), timeout)
         data = await asyncio.wait_for(c.reader.read(1), timeout)
-        if data == b"S" and verify is not None:
-            import ssl as _ssl
-
-            try:
-                await asyncio.wait_for(c.writer.start_tls(verify, server_hostname=server_hostname or address), timeout)
-            except _ssl.SSLCertVerificationError as exc:
-                return "tls_untrusted", f"answered S; certificate verify failed: {exc.verify_message}"
-            except _ssl.SSLError as exc:
-                return "tls_untrusted", f"answered S; TLS handshake failed: {exc.reason or exc}"
-            return "tls", "answered S; TLS handshake verified"
     except asyncio.TimeoutError:
         return "timeout", f"TCP connected, but no answer to the TLS request within {timeout:g} s"
     except (ConnectionResetError, BrokenPipeError) as exc:

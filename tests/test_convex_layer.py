@@ -427,3 +427,16 @@ def test_classify_route_response(status, body, kind):
 )
 def test_interpret_probe_result(result, kind, outcome):
     assert interpret_probe_result(result, kind)[0] == outcome
+
+
+def test_convex_trees_are_whole():
+    """Both tracks exist, nothing dangles, and every convex/convex_self error cause is reachable."""
+    from diagnostics import causes, tree
+
+    tree.load()
+    assert {"convex", "convex_self"} <= set(tree.TRACKS)
+    assert [p for p in tree.validate() if "convex" in p] == []
+    targets = {t[6:] for n in tree.NODES.values() for t in n.branches.values() if t.startswith("cause:")}
+    ids = {c.id for c in causes.load_all().values() if c.layer in ("convex", "convex_self") and c.severity == "error"}
+    assert ids | {"config.convex_url_invalid"} <= targets
+    assert causes.get("convex.metrics_public").severity == "warning"

@@ -312,6 +312,16 @@ def test_cloud_site_origin_is_derived(backend, tmp_path):
     assert step(d, "convex.metrics")["status"] == "skipped"  # Cloud
 
 
+def test_site_origin_on_port_3211_behind_fly(backend, tmp_path):
+    """On Fly only 3210 is public: CONVEX_SITE_ORIGIN=https://<app>.fly.dev:3211 can never answer (§2)."""
+    b = backend(http_routes={})
+    url = f"http://my-backend.fly.dev:{b.port}"
+    b.config.cloud_origin, b.config.site_origin = url, "http://my-backend.fly.dev:3211"
+    r, d = diagnose_named(tmp_path, ["my-backend.fly.dev"], "--symptom", "convex-cant-reach-postgres", "--convex-url", url, "--admin-key", KEY, secrets=(KEY,))
+    assert cause_of(d) == "convex.origin_mismatch" and r.returncode == 1
+    assert f"CONVEX_SITE_ORIGIN={url}/http -a my-backend" in json.dumps(d["root_cause"]["fix"])
+
+
 def test_dns_failure(tmp_path):
     r, d = diagnose_named(tmp_path, [], "--symptom", "convex-cant-reach-postgres", "--convex-url", "https://no-such-deployment-9.convex.cloud")
     assert cause_of(d) == "convex.unreachable" and r.returncode == 1

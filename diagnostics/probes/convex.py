@@ -484,7 +484,9 @@ async def origins(ctx) -> Outcome:
     elif _norm(site) != _norm(expected_site):
         site_host = urlsplit(site).hostname or ""
         loop_mismatch = classify_host(site_host).kind == "loopback" and classify_host(_host_port(u)[0]).kind != "loopback"
-        if site_iv or loop_mismatch or urlsplit(site).hostname != _host_port(u)[0]:
+        # §2: behind Fly only 3210 is public, so a :3211 site origin on a fly.dev host is unreachable
+        fly_3211 = classify_host(site_host).kind == "fly_public" and urlsplit(site).port == 3211
+        if site_iv or loop_mismatch or fly_3211 or site_host != _host_port(u)[0]:
             problems.append(f"CONVEX_SITE_ORIGIN is {site}, expected {expected_site.rstrip('/')}")
     if problems:
         ev["problems"] = problems

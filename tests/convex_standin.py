@@ -207,16 +207,17 @@ class StandIn:
 
 
 class NotConvex:
-    """A plain HTTP server that is not Convex (an nginx-style welcome page)."""
+    """A plain HTTP server that is not Convex (an nginx-style welcome page), or a
+    proxy whose backend is down (status 502, server "Fly/...")."""
 
-    def __init__(self):
+    def __init__(self, status: int = 200, server: str = "nginx/1.25.3", body: bytes = b"<html><body><h1>Welcome to nginx!</h1></body></html>"):
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
-                data = b"<html><body><h1>Welcome to nginx!</h1></body></html>"
-                self.send_response(200)
-                self.send_header("Server", "nginx/1.25.3")
+                data = body
+                self.send_response(status)
+                self.send_header("Server", server)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

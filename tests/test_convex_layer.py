@@ -342,6 +342,16 @@ def test_not_convex():
     assert "nginx" in d["root_cause"]["evidence"]["server"]
 
 
+def test_proxy_answers_but_the_backend_is_down():
+    s = NotConvex(status=502, server="Fly/8d9a2e1c (2026-11-20)", body=b"")
+    try:
+        r, d = diagnose("--convex-url", s.url)
+    finally:
+        s.stop()
+    assert cause_of(d) == "convex.unreachable" and r.returncode == 1
+    assert d["root_cause"]["evidence"]["layer"] == "HTTP" and "502" in d["root_cause"]["evidence"]["detail"]
+
+
 def test_nothing_listening():
     r, d = diagnose("--convex-url", f"http://127.0.0.1:{free_port()}")
     assert cause_of(d) == "convex.unreachable" and r.returncode == 1

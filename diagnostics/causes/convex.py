@@ -33,7 +33,12 @@ def _unreachable_fix(n, e):
             f"openssl s_client -connect {target} -servername {str(target).rsplit(':', 1)[0]} </dev/null | head -20",
         ),
     }
-    text, cmd = remedies.get(layer, ("The server did not answer the HTTP request in time: check the backend's health and logs.", f"curl -sv --max-time 10 {n['convex_url']}/version"))
+    http_fix = (
+        "The backend does not answer HTTP: a self-hosted backend exits before listening when it cannot use its database "
+        "(run `fcp-doctor --symptom self-hosted-backend-down --backend-env FILE`), or it is stopped or overloaded.",
+        f"fly logs -a {_backend_app(n)} --no-tail" if "convex_app" in n else f"curl -sv --max-time 10 {n['convex_url']}/version",
+    )
+    text, cmd = remedies.get(layer, http_fix)
     return steps(
         f"Fix the {layer or 'HTTP'} layer first; nothing above it can work.",
         (text, cmd),

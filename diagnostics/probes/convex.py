@@ -342,6 +342,11 @@ async def http(ctx) -> Outcome:
     if root.error:
         return Outcome("failed", FAIL, root.detail, {**ev, "layer": "HTTP", "target": u.origin, "detail": root.detail})
     body = root.body.strip()
+    if root.status in (502, 503, 504):
+        # a proxy in front (Fly's) answers, the backend behind it does not
+        server = root.headers.get("server", "")
+        detail = f"HTTP {root.status} from the proxy in front{' (' + server + ')' if server else ''}: the backend behind it is not answering"
+        return Outcome("failed", FAIL, detail, {**ev, "layer": "HTTP", "target": u.origin, "detail": detail, "body": root.brief(120)})
     if root.status == 404 and body in (NO_ROUTE, NO_HTTP_ACTIONS):
         sugg = _suggest_api_from_site(u)
         return Outcome(

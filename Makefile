@@ -14,5 +14,9 @@ demo:
 	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
 	$(PY) -m tui demo
 
+## one self-contained Linux x86_64 executable: dist/fcp-doctor (PyInstaller; cached by source hash)
+dist:
+	$(PY) packaging/build.py
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

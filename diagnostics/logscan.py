@@ -58,12 +58,12 @@ PATTERNS: tuple[LogPattern, ...] = (
     _p("flex.zombie", r"Zombie lock detected|unable to confirm we are the true primary", "the Postgres primary lost quorum (zombie): read-only", "pg.read_only_database", FLEX),
     _p("flex.operator_password", r"user password does not match the .?OPERATOR_PASSWORD.? secret", "the postgres user's password differs from OPERATOR_PASSWORD", "pg.auth_failed", FLEX),
     _p("flex.scale_to_zero", r"Current connection count is \d+", "scale to zero is on: the Postgres machine stops when idle", "fly.machines_stopped", FLEX, kind="warning"),
-    # Fly Proxy
+    # Fly Proxy: codes as flyctl prints them (`error.code="PR04"`) or bracketed
     _p("proxy.no_candidate", r"could not find a good candidate within \d+ attempts at load balancing", "Fly Proxy found no healthy machine to send the connection to", "fly.machines_stopped", PROXY),
-    _p("proxy.no_healthy", r"\bPR0[134]\b", "Fly Proxy: no healthy or candidate machines (PR01/PR03/PR04)", "fly.machines_stopped", PROXY, flags=0),
-    _p("proxy.wake", r"\bPM(0[1-9]|1[01])\b", "Fly Proxy could not wake or reach a stopped machine (PM0x)", "fly.machines_stopped", PROXY, flags=0),
-    _p("proxy.refused", r"\bPC0[12]\b", "the machine refused the proxy's connection: the app does not listen on 0.0.0.0:<internal_port>", "net.connection_refused", PROXY, flags=0),
-    _p("proxy.timeout", r"\bPC05\b", "connections from Fly Proxy to the machine time out", "net.connect_timeout", PROXY, flags=0),
+    _p("proxy.no_healthy", r"(?:error\.code=\"?|\[)PR0[134]\b", "Fly Proxy: no healthy or candidate machines (PR01/PR03/PR04)", "fly.machines_stopped", PROXY, flags=0),
+    _p("proxy.wake", r"(?:error\.code=\"?|\[)PM(?:0[1-9]|1[01])\b", "Fly Proxy could not wake or reach a stopped machine (PM0x)", "fly.machines_stopped", PROXY, flags=0),
+    _p("proxy.refused", r"(?:error\.code=\"?|\[)PC0[12]\b", "the machine refused the proxy's connection: the app does not listen on 0.0.0.0:<internal_port>", "net.connection_refused", PROXY, flags=0),
+    _p("proxy.timeout", r"(?:error\.code=\"?|\[)PC05\b", "connections from Fly Proxy to the machine time out", "net.connect_timeout", PROXY, flags=0),
 )
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

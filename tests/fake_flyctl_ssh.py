@@ -216,6 +216,15 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------- building the machines (used by the tests)
 
 
+def make_flyctl(directory: Path, state_path: Path) -> Path:
+    """An executable `fly` in `directory`/bin that runs this stand-in with `state_path`."""
+    p = Path(directory) / "bin" / "fly"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(f"#!/bin/sh\nexport {STATE_ENV}={shlex.quote(str(state_path))}\nexec {shlex.quote(sys.executable)} {shlex.quote(str(HERE))} \"$@\"\n")
+    p.chmod(0o755)
+    return p
+
+
 class Fleet:
     """Test machines for the stand-in: each a netns with a veth to the host
     (its 6PN link), addresses in fdaa:77:<tok>:<n>::/64, a route to the
@@ -287,11 +296,7 @@ class Fleet:
     def flyctl(self) -> Path:
         """An executable `fly` that runs this stand-in with the state file."""
         self.write()
-        p = self.dir / "bin" / "fly"
-        p.parent.mkdir(exist_ok=True)
-        p.write_text(f"#!/bin/sh\nexport {STATE_ENV}={shlex.quote(str(self.state_path))}\nexec {shlex.quote(sys.executable)} {shlex.quote(str(HERE))} \"$@\"\n")
-        p.chmod(0o755)
-        return p
+        return make_flyctl(self.dir, self.state_path)
 
     def files_left(self) -> list[str]:
         return sorted(str(p) for a in self.apps.values() for m in a["machines"] for p in Path(m["tmp"]).iterdir())

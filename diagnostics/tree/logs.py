@@ -10,5 +10,6 @@ node(
     "A backend that cannot reach Postgres says why in its logs (`fly logs --no-tail`), in words the fact sheets list.",
     "logs.scan",
     {"failures": DONE, "clean": DONE, "unavailable": DONE},
+    default=DONE,  # evidence only: whatever happens here never decides the walk (a replay without it included)
     budget=2.0,
 )

@@ -145,3 +145,13 @@ def test_fleet_table_text(fleet):
     header = next(i for i, ln in enumerate(lines) if "Postgres RTT" in ln)
     assert lines[header + 1].startswith(f"! {SYD}") and "net.connect_timeout" in lines[header + 1]
     assert all(ln.startswith("  ") and "healthy" in ln for ln in lines[header + 2 : header + 4])
+
+
+def test_ship_pty_runs_the_wizard_there(fleet):
+    """--pty hands the terminal to the wizard on the machine; with no terminal it is the line mode."""
+    r = run_cli("ship", "-a", APP, "--machine", SYD, "--pty", "--flyctl", str(fleet.fly), "--exe", str(fleet.exe), "--timeout", "2", input="", timeout=120)
+    _no_secret(r)
+    assert r.returncode == 1, r.stderr
+    assert "inside Fly machine e784e903c1d2e8 of shop-web (syd)" in r.stdout
+    assert "FAIL" in r.stdout and "net.connect_timeout" in r.stdout
+    assert fleet.files_left() == []

@@ -240,6 +240,7 @@ class Fleet:
         self.apps: dict[str, dict] = {}
         self.netns: list[str] = []
         self.links: list[str] = []
+        self.procs: list[subprocess.Popen] = []
         self.db_addr = f"fdaa:77:{self.tok}:ff::5"
         self.state_path = self.dir / "fly-state.json"
         self.sftp = True
@@ -255,7 +256,9 @@ class Fleet:
         cmd = ["ip"] + (["-n", ns] if ns else []) + list(args)
         subprocess.run(cmd, check=True, capture_output=True, text=True)
 
-    def add_machine(self, app: str, mid: str, region: str, env: dict, hosts: dict[str, str], route_to_db: bool = True, state: str = "started") -> dict:
+    def add_machine(self, app: str, mid: str, region: str, env: dict, dns: dict[str, str], route_to_db: bool = True, state: str = "started") -> dict:
+        """`dns`: what the machine's 6PN resolver (dnsmasq at fdaa::3 in its netns)
+        answers with AAAA; any other .internal/.flycast name gets NXDOMAIN."""
         n = len(self.netns) + 1
         ns, vh, vm = f"fcpf{self.tok}{n}", f"vh{self.tok}{n}", f"vm{self.tok}{n}"
         self._ip("netns", "add", ns)
@@ -270,11 +273,28 @@ class Fleet:
         self._ip("link", "set", vm, "up", ns=ns)
         if route_to_db:
             self._ip("route", "add", f"{self.db_addr}/128", "via", f"{net}::1", ns=ns)
+        self._ip("addr", "add", "fdaa::3/128", "dev", "lo", "nodad", ns=ns)  # the 6PN resolver (facts/fly.md §1.1)
+        mdir0 = self.dir / mid
+        mdir0.mkdir(parents=True)
+        cmd = [
+            "ip", "netns", "exec", ns, shutil.which("dnsmasq") or "/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
+            "--bind-interfaces", "--listen-address=fdaa::3", "--user=root", f"--pid-file={mdir0 / 'dnsmasq.pid'}",
+            "--local=/internal/", "--local=/flycast/", "--log-facility=-", "--quiet-dhcp",
+        ] + [f"--host-record={name},{ip}" for name, ip in dns.items()]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(mdir0 / "dnsmasq.log", "w"))
+        self.procs.append(proc)
+        import time
+
+        deadline = time.monotonic() + 3  # dnsmasq writes its pid file once it listens
+        while not (mdir0 / "dnsmasq.pid").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if proc.poll() is not None:
+            raise RuntimeError(f"dnsmasq for {mid} exited: {(mdir0 / 'dnsmasq.log').read_text()[-300:]}")
         mdir = self.dir / mid
-        (mdir / "tmp").mkdir(parents=True)
+        (mdir / "tmp").mkdir()
         (mdir / "tmp").chmod(0o1777)
         (mdir / "hosts").write_text(
-            f"127.0.0.1\tlocalhost\n::1\tlocalhost\n{net}::2\tfly-local-6pn\n" + "".join(f"{ip}\t{name}\n" for name, ip in hosts.items())
+            f"127.0.0.1\tlocalhost\n::1\tlocalhost\n{net}::2\tfly-local-6pn\n"  # facts/fly.md §1.1
         )
         (mdir / "resolv").write_text("nameserver fdaa::3\n")
         full_env = {"FLY_APP_NAME": app, "FLY_MACHINE_ID": mid, "FLY_ALLOC_ID": mid, "FLY_REGION": region, "FLY_PRIVATE_IP": f"{net}::2", "PRIMARY_REGION": region}
@@ -302,6 +322,9 @@ class Fleet:
         return sorted(str(p) for a in self.apps.values() for m in a["machines"] for p in Path(m["tmp"]).iterdir())
 
     def destroy(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
         for ns in self.netns:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         for link in self.links:

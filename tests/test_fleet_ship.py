@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.timeout(600), pytest.mark.skipif(os
 
 APP = "shop-web"
 IAD, LHR, SYD, AMS = "148e4d55f36278", "3d8d9e3ef12e89", "e784e903c1d2e8", "91851edb6ee583"
+OTHER, OTHER_M = "shop-worker", "d8901e4a2b3c77"
 LOGS = (
     "2026-11-25T09:14:02.118 app[e784e903c1d2e8] syd [info]ERROR common::errors: Caught error error: Database Timeout (Postgres)\n"
     "2026-11-25T09:14:03.020 app[148e4d55f36278] iad [info]listening on 0.0.0.0:8080\n"
@@ -37,10 +38,12 @@ def fleet():
     try:
         pg = PgCluster(listen=f"{f.db_addr},127.0.0.1", name="fleet").init().start()
         url = pg.url(host="shop-pg.flycast", sslmode="disable")
-        hosts = {"shop-pg.flycast": f.db_addr}
+        dns = {"shop-pg.flycast": f.db_addr}
         for mid, region, route in ((IAD, "iad", True), (LHR, "lhr", True), (SYD, "syd", False)):
-            f.add_machine(APP, mid, region, {"DATABASE_URL": url}, hosts, route_to_db=route)
-        f.add_machine(APP, AMS, "ams", {"DATABASE_URL": url}, hosts, state="stopped")
+            f.add_machine(APP, mid, region, {"DATABASE_URL": url}, dns, route_to_db=route)
+        f.add_machine(APP, AMS, "ams", {"DATABASE_URL": url}, dns, state="stopped")
+        # an app on another organization's 6PN: its resolver has never heard of shop-pg
+        f.add_machine(OTHER, OTHER_M, "fra", {"DATABASE_URL": url}, {})
         f.set_logs(APP, LOGS)
         f.exe, f.pg, f.fly = exe, pg, f.flyctl()
         f.direct_url = pg.url(host="127.0.0.1", sslmode="disable")  # the laptop's view through `fly proxy`: a loopback port
@@ -155,3 +158,17 @@ def test_ship_pty_runs_the_wizard_there(fleet):
     assert "inside Fly machine e784e903c1d2e8 of shop-web (syd)" in r.stdout
     assert "FAIL" in r.stdout and "net.connect_timeout" in r.stdout
     assert fleet.files_left() == []
+
+
+def test_machine_that_cannot_resolve_the_flycast_name(fleet):
+    """From here Postgres answers (through `fly proxy`); the machine's 6PN resolver
+    answers NXDOMAIN for shop-pg.flycast: the app lives on another network."""
+    r = _cli(fleet, "ship", "-a", OTHER, "--json", "--database-url", fleet.direct_url)
+    _no_secret(r)
+    doc = json.loads(r.stdout)
+    dns = next(s for s in doc["remote"]["steps"] if s["node"] == "pg.dns")
+    assert (dns["status"], dns["outcome"]) == ("fail", "not_found")
+    assert doc["local"]["verdict"] == "healthy"
+    cmp = doc["comparison"]
+    assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "machine", "fly.app_not_found")
+    assert "cannot resolve shop-pg.flycast" in cmp["explanation"]

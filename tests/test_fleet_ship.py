@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.timeout(600), pytest.mark.skipif(os
 APP = "shop-web"
 IAD, LHR, SYD, AMS = "148e4d55f36278", "3d8d9e3ef12e89", "e784e903c1d2e8", "91851edb6ee583"
 OTHER, OTHER_M = "shop-worker", "d8901e4a2b3c77"
+STALE, STALE_M = "shop-admin", "5683dd4bc15d28"
 LOGS = (
     "2026-11-25T09:14:02.118 app[e784e903c1d2e8] syd [info]ERROR common::errors: Caught error error: Database Timeout (Postgres)\n"
     "2026-11-25T09:14:03.020 app[148e4d55f36278] iad [info]listening on 0.0.0.0:8080\n"
@@ -44,6 +45,8 @@ def fleet():
         f.add_machine(APP, AMS, "ams", {"DATABASE_URL": url}, dns, state="stopped")
         # an app on another organization's 6PN: its resolver has never heard of shop-pg
         f.add_machine(OTHER, OTHER_M, "fra", {"DATABASE_URL": url}, {})
+        # an app still running with an old password in its DATABASE_URL
+        f.add_machine(STALE, STALE_M, "iad", {"DATABASE_URL": pg.url(host="shop-pg.flycast", password="old-Passw0rd", sslmode="disable")}, dns)
         f.set_logs(APP, LOGS)
         f.exe, f.pg, f.fly = exe, pg, f.flyctl()
         f.direct_url = pg.url(host="127.0.0.1", sslmode="disable")  # the laptop's view through `fly proxy`: a loopback port
@@ -172,3 +175,14 @@ def test_machine_that_cannot_resolve_the_flycast_name(fleet):
     cmp = doc["comparison"]
     assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "machine", "fly.app_not_found")
     assert "cannot resolve shop-pg.flycast" in cmp["explanation"]
+
+
+def test_machine_with_another_password(fleet):
+    """Your URL logs in; the machine's does not: it runs with another DATABASE_URL."""
+    r = _cli(fleet, "ship", "-a", STALE, "--json", "--database-url", fleet.direct_url)
+    _no_secret(r)
+    assert "old-Passw0rd" not in r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["remote"]["root_cause"]["id"] == "pg.auth_failed"
+    cmp = doc["comparison"]
+    assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "machine", "fly.secret_not_deployed")

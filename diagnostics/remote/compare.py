@@ -57,7 +57,8 @@ def compare(local: dict, remote: dict, app: str, machine: str, region: str) -> d
         what = f"both end at {loc['cause']}" if loc["cause"] else f"both are {loc['verdict']}"
         return verdict(True, loc["cause"], "both", f"Here and on {there}: {what}.")
 
-    same_url = not (loc["host"] and rem["host"]) or loc["host"] == rem["host"]
+    via_proxy = loc["host"] in ("127.0.0.1", "localhost", "::1") and _private(rem["host"])  # `fly proxy` on this side
+    same_url = via_proxy or not (loc["host"] and rem["host"]) or loc["host"] == rem["host"]
     url_note = "" if same_url else f" Note: the machine's URL points at {rem['host']}, yours at {loc['host']}."
 
     if loc["reached_postgres"] and not rem["reached_postgres"]:

@@ -120,7 +120,8 @@ def cmd_ssh(state: dict, argv: list[str]) -> int:
     if argv[:2] == ["sftp", "put"]:
         if state.get("sftp") is False:
             return _err("ssh: subsystem request failed")  # stand-in: an image whose SSH server has no sftp
-        opts, pos = _flags(argv[2:], common | {"-m", "--mode"}, {"-R", "--recursive", "-q", "--quiet"})
+        modes = {"-m", "--mode"} if state.get("sftp_mode_flag", True) else set()  # older flyctl had no --mode
+        opts, pos = _flags(argv[2:], common | modes, {"-R", "--recursive", "-q", "--quiet"})
         if not pos:
             print("put <local-path> [remote-path]")
             return 0
@@ -244,6 +245,7 @@ class Fleet:
         self.db_addr = f"fdaa:77:{self.tok}:ff::5"
         self.state_path = self.dir / "fly-state.json"
         self.sftp = True
+        self.sftp_mode_flag = True
         for f in ("etc/hosts", "etc/resolv.conf"):
             p = self.root / f
             if not p.exists():
@@ -310,7 +312,7 @@ class Fleet:
         self.apps.setdefault(app, {"machines": [], "logs": ""})["logs"] = text
 
     def write(self) -> Path:
-        self.state_path.write_text(json.dumps({"root": str(self.root), "apps": self.apps, "sftp": self.sftp}, indent=1))
+        self.state_path.write_text(json.dumps({"root": str(self.root), "apps": self.apps, "sftp": self.sftp, "sftp_mode_flag": self.sftp_mode_flag}, indent=1))
         return self.state_path
 
     def flyctl(self) -> Path:

@@ -186,3 +186,18 @@ def test_machine_with_another_password(fleet):
     assert doc["remote"]["root_cause"]["id"] == "pg.auth_failed"
     cmp = doc["comparison"]
     assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "machine", "fly.secret_not_deployed")
+
+
+def test_ship_with_an_older_flyctl_without_sftp_mode(fleet):
+    fleet.sftp_mode_flag = False
+    fleet.write()
+    try:
+        r = _cli(fleet, "ship", "-a", APP, "--machine", LHR, "--json", "--no-local")
+    finally:
+        fleet.sftp_mode_flag = True
+        fleet.write()
+    _no_secret(r)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["transfer"] == "sftp" and doc["remote"]["verdict"] == "healthy"
+    assert fleet.files_left() == []

@@ -93,7 +93,7 @@ def pick_machine(machines: list[Machine], app: str, machine_id: str | None) -> M
 
 
 def _ssh_args(app: str, m: Machine) -> list[str]:
-    return ["-a", app, "--machine", m.id]
+    return ["-a", app, "--machine", m.id, "-q"]
 
 
 async def upload(flyctl: str, app: str, m: Machine, exe: Path, remote: str, timeout: float, how: str = "auto") -> str:
@@ -103,6 +103,14 @@ async def upload(flyctl: str, app: str, m: Machine, exe: Path, remote: str, time
         r = await run_flyctl(flyctl, ["ssh", "sftp", "put", *_ssh_args(app, m), "--mode", "0755", str(exe), remote], timeout)
         if r.ok:
             return "sftp"
+        if "unknown flag: --mode" in r.stderr:  # an older flyctl: put with its default 0644, then chmod there
+            r = await run_flyctl(flyctl, ["ssh", "sftp", "put", *_ssh_args(app, m), str(exe), remote], timeout)
+            if r.ok:
+                c = await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", f"chmod 0755 {remote}"], timeout)
+                if c.ok:
+                    return "sftp"
+                await remove(flyctl, app, m, remote, timeout)
+                r = c
         errors.append(f"sftp: {redact(r.error_line())}")
         if how == "sftp" or "already exists" in r.stderr:
             raise ShipError(errors[-1])

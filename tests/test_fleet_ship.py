@@ -201,3 +201,26 @@ def test_ship_with_an_older_flyctl_without_sftp_mode(fleet):
     doc = json.loads(r.stdout)
     assert doc["transfer"] == "sftp" and doc["remote"]["verdict"] == "healthy"
     assert fleet.files_left() == []
+
+
+def test_fleet_bounds_each_machine(fleet):
+    """A machine whose session never returns is cut at --machine-timeout; the others still report."""
+    m = next(x for x in fleet.apps[APP]["machines"] if x["id"] == LHR)
+    m["stuck"] = True
+    fleet.write()
+    try:
+        import time
+
+        t0 = time.monotonic()
+        r = _cli(fleet, "fleet", "-a", APP, "--json", "--machine-timeout", "4")
+        took = time.monotonic() - t0
+    finally:
+        m["stuck"] = False
+        fleet.write()
+    _no_secret(r)
+    doc = json.loads(r.stdout)
+    rows = {x["machine"]: x for x in doc["machines"]}
+    assert rows[LHR]["verdict"] == "error" and "no answer within 4 s" in rows[LHR]["title"]
+    assert rows[IAD]["verdict"] == "healthy" and rows[SYD]["cause"] == "net.connect_timeout"
+    assert took < 30
+    assert fleet.files_left() == []

@@ -51,7 +51,16 @@ def ensure_pyinstaller() -> None:
 
 
 def build(quiet: bool = True) -> Path:
+    import fcntl
+
     ensure_pyinstaller()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".lock", "w") as lock:  # one build at a time (make dist while the tests build)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build(quiet)
+
+
+def _build(quiet: bool) -> Path:
     key = source_hash()
     cached = CACHE / key / "fcp-doctor"
     if not cached.exists():
@@ -67,7 +76,7 @@ def build(quiet: bool = True) -> Path:
         shutil.rmtree(work, ignore_errors=True)
         # keep only this build: older keys are stale sources
         for old in CACHE.iterdir():
-            if old.name != key:
+            if old.is_dir() and old.name != key:
                 shutil.rmtree(old, ignore_errors=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     if not OUT.exists() or OUT.stat().st_mtime < cached.stat().st_mtime or OUT.stat().st_size != cached.stat().st_size:

@@ -41,6 +41,25 @@ def test_executable_is_one_lean_elf_file(exe):
     assert exe.stat().st_size < 40_000_000, f"{exe.stat().st_size} bytes: something heavy crept in"
 
 
+def test_executable_holds_what_is_loaded_by_name(exe):
+    """Modules imported with importlib (probes, tree, causes), the wizard's
+    Textual, psycopg's C wrapper with its own libpq; and not the heavy extras."""
+    from pathlib import Path
+
+    from PyInstaller.archive.readers import CArchiveReader
+
+    arc = CArchiveReader(str(exe))
+    mods = set(arc.open_embedded_archive("PYZ.pyz").toc)
+    root = Path(__file__).resolve().parent.parent
+    ours = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__") for pkg in ("diagnostics", "tui") for p in (root / pkg).rglob("*.py")}
+    assert ours - mods == set()
+    assert {"textual.app", "textual.drivers.linux_driver", "textual.widgets._button", "httpx", "dns.asyncresolver", "tomlkit"} <= mods
+    files = list(arc.toc)
+    for needle in ("psycopg_binary/pq.", "psycopg_binary/_psycopg.", "psycopg_binary.libs/libpq-"):
+        assert any(n.startswith(needle) for n in files), needle
+    assert not {"pygments.lexers.python", "tkinter", "pytest", "setuptools"} & mods
+
+
 def test_root_has_no_python(droot):
     assert (droot / "etc" / "debian_version").read_text().startswith("12")
     assert python_in(droot) == []

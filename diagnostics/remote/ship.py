@@ -61,9 +61,18 @@ def find_executable(explicit: str | None = None) -> Path:
             return p
     if getattr(sys, "frozen", False):
         return Path(sys.executable)
-    p = Path(__file__).resolve().parents[2] / "dist" / "fcp-doctor"
+    checkout = Path(__file__).resolve().parents[2]
+    p = checkout / "dist" / "fcp-doctor"
     if p.is_file():
         return p
+    build = checkout / "packaging" / "build.py"
+    if build.is_file():  # a source checkout: build it once, as `make dist` does
+        print("fcp-doctor: no dist/fcp-doctor yet: building it (make dist) …", file=sys.stderr)
+        import subprocess
+
+        r = subprocess.run([sys.executable, str(build)], stdout=subprocess.PIPE, text=True)
+        if r.returncode == 0 and p.is_file():
+            return p
     raise ShipError("no single-file executable to ship: run `make dist` first (or pass --exe PATH)")
 
 

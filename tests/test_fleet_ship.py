@@ -22,6 +22,7 @@ APP = "shop-web"
 IAD, LHR, SYD, AMS = "148e4d55f36278", "3d8d9e3ef12e89", "e784e903c1d2e8", "91851edb6ee583"
 OTHER, OTHER_M = "shop-worker", "d8901e4a2b3c77"
 STALE, STALE_M = "shop-admin", "5683dd4bc15d28"
+IDLE, IDLE_M = "shop-cron", "0e286039f42e86"
 LOGS = (
     "2026-11-25T09:14:02.118 app[e784e903c1d2e8] syd [info]ERROR common::errors: Caught error error: Database Timeout (Postgres)\n"
     "2026-11-25T09:14:03.020 app[148e4d55f36278] iad [info]listening on 0.0.0.0:8080\n"
@@ -46,6 +47,7 @@ def fleet():
         # an app on another organization's 6PN: its resolver has never heard of shop-pg
         f.add_machine(OTHER, OTHER_M, "fra", {"DATABASE_URL": url}, {})
         # an app still running with an old password in its DATABASE_URL
+        f.add_machine(IDLE, IDLE_M, "ord", {"DATABASE_URL": url}, dns, state="stopped")
         f.add_machine(STALE, STALE_M, "iad", {"DATABASE_URL": pg.url(host="shop-pg.flycast", password="old-Passw0rd", sslmode="disable")}, dns)
         f.set_logs(APP, LOGS)
         f.exe, f.pg, f.fly = exe, pg, f.flyctl()
@@ -224,3 +226,11 @@ def test_fleet_bounds_each_machine(fleet):
     assert rows[IAD]["verdict"] == "healthy" and rows[SYD]["cause"] == "net.connect_timeout"
     assert took < 30
     assert fleet.files_left() == []
+
+
+def test_app_with_no_started_machine(fleet):
+    for cmd in ("ship", "fleet"):
+        r = _cli(fleet, cmd, "-a", IDLE)
+        assert r.returncode == 3, r.stderr
+        assert r.stderr.strip().splitlines()[-1].startswith(f"fcp-doctor: app {IDLE} has no started machine")
+        assert "Traceback" not in r.stderr and r.stdout == ""

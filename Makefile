@@ -18,5 +18,9 @@ demo:
 screenshots:
 	$(PY) scripts/screenshots.py
 
+## one self-contained Linux x86_64 executable: dist/fcp-doctor (PyInstaller; cached by source hash)
+dist:
+	$(PY) packaging/build.py
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -1,4 +1,4 @@
-"""The command line: `fcp-doctor [wizard] | diagnose | demo | replay | causes | tree`.
+"""The command line: `fcp-doctor [wizard] | diagnose | demo | replay | causes | tree | ship | fleet`.
 
 Imports no Textual unless the full-screen wizard is really started.
 """
@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("causes", help="the catalog of root causes")
     c.add_argument("--json", action="store_true")
     sub.add_parser("tree", help="print the whole decision tree")
+    from diagnostics.remote import cli as remote_cli
+
+    remote_cli.add_parsers(sub, _common)  # ship, fleet
     return p
 
 
@@ -355,6 +358,11 @@ def _dispatch(args) -> int:
         except recording.RecordingError as exc:
             raise UsageError(str(exc))
         return cmd_replay(args, rec, header=f"replay of {Path(args.file).name}")
+    if cmd in ("ship", "fleet"):
+        from diagnostics.remote import cli as remote_cli
+
+        check_symptom(args.symptom)
+        return remote_cli.cmd_ship(args, make_context) if cmd == "ship" else remote_cli.cmd_fleet(args)
     ctx = make_context(args)
     check_symptom(args.symptom)
     if cmd == "diagnose":

@@ -31,7 +31,7 @@ CONNECT_ERRORS: list[tuple[str, re.Pattern]] = [
             r"too many clients already|too many connections for (role|database)|remaining connection slots are reserved|no more connections allowed"
         ),
     ),
-    ("server_starting", re.compile(r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)")),
+    ("server_starting", re.compile(r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections|not accepting connections)")),
     ("ssl_required_unsupported", re.compile(r"server does not support SSL, but SSL was required")),
     (
         "ssl_verify_failed",
@@ -329,22 +329,30 @@ async def _pid(conn) -> int:
 
 @probe("pg.pooler")
 async def pooler(ctx) -> Outcome:
-    """Two client connections, A and B (autocommit). A holds a transaction while B
-    prepares a named statement; after A commits, a transaction-mode pooler gives B
-    A's server back (LIFO) — where B's prepared statement does not exist."""
+    """The session's connection A holds a transaction open while a second client
+    B prepares a named statement. After A ends its transaction, a transaction-mode
+    pooler hands B A's server (PgBouncer reuses the most recently freed server):
+    B's prepared statement does not exist there. A direct connection or a
+    session-mode pooler keeps B on one server throughout."""
     import psycopg
 
-    a = await open_connection(ctx, autocommit=True)
+    a = ctx.resources.get("pg_conn")
+    if a is None:
+        return Outcome("no_connection", SKIPPED, "no open connection")
     b = None
     try:
-        b = await open_connection(ctx, autocommit=True, prepare_threshold=None)
-        await a.execute("BEGIN READ ONLY")
-        pid_a = await _pid(a)
+        try:
+            # only the explicit prepare=True below prepares (None would turn preparing off)
+            b = await open_connection(ctx, autocommit=True, prepare_threshold=1000)
+        except (psycopg.Error, asyncio.TimeoutError) as exc:
+            words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else "timed out"
+            return Outcome("no_second_connection", SKIPPED, f"could not open a second connection: {words}", {"error": words})
+        pid_a = await _pid(a)  # opens A's transaction (the session is not autocommit)
         pid_b1 = await _pid(b)
         query = "SELECT 1 AS fcp_doctor_probe"
         await b.execute(query, prepare=True)
         pid_b2 = await _pid(b)
-        await a.execute("COMMIT")
+        await a.rollback()
         pid_b3 = await _pid(b)
         pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
         moved = len({pid_b1, pid_b2, pid_b3}) > 1
@@ -356,22 +364,26 @@ async def pooler(ctx) -> Outcome:
                 "prepared_broken",
                 FAIL,
                 f"transaction pooling: {words}",
-                {"error": words, "backend_pids": pids, "pooling": "transaction"},
+                {
+                    "error": words,
+                    "backend_pids": pids,
+                    "pooling": "transaction",
+                    "seen": "one client connection was served by different server processes, and its prepared statement vanished",
+                },
                 {"pg_pooler": "transaction"},
             )
         if moved:
             return Outcome(
                 "transaction_pooling_ok",
                 PASS,
-                "transaction pooling, and prepared statements still work",
+                "transaction pooling, and prepared statements still work (the pooler tracks them)",
                 {"backend_pids": pids, "pooling": "transaction"},
                 {"pg_pooler": "transaction"},
             )
         return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
     finally:
-        for c in (a, b):
-            if c is not None:
-                try:
-                    await asyncio.wait_for(c.close(), 2)
-                except Exception:
-                    pass
+        if b is not None:
+            try:
+                await asyncio.wait_for(b.close(), 2)
+            except Exception:
+                pass

@@ -1,0 +1,49 @@
+"""Name resolution and reachability faults, in a network namespace of the
+test's own: a dnsmasq that answers NXDOMAIN, and a subnet whose SYNs vanish."""
+
+import shutil
+
+import pytest
+from conftest import APP_PASSWORD, assert_cause, diagnose
+from pgcluster import Netns
+
+pytestmark = pytest.mark.netns
+
+SECRETS = (APP_PASSWORD,)
+
+
+@pytest.fixture(scope="module")
+def ns():
+    if shutil.which("ip") is None or shutil.which("dnsmasq") is None:
+        pytest.skip("needs iproute2 and dnsmasq")
+    n = Netns().create().with_dns({"db.known.example.com": "10.99.0.2"}).with_blackhole()
+    try:
+        yield n
+    finally:
+        n.destroy()
+
+
+def test_name_that_does_not_resolve(ns):
+    d = diagnose("postgres://app:pw-Secret-77x@db.no-such-typo.example.com:5432/appdb", secrets=("pw-Secret-77x",), prefix=ns.prefix)
+    assert_cause(d, "net.dns_not_found")
+    assert d.step("pg.host")["outcome"] == "public"
+    rc = d.report["root_cause"]
+    assert "db.no-such-typo.example.com" in rc["title"]
+    assert d.seconds < 5
+
+
+def test_black_holed_address_ends_at_the_timeout(ns):
+    """The name resolves (our dnsmasq) to an address whose packets are dropped."""
+    d = diagnose("postgres://app:pw-Secret-77x@db.known.example.com:5432/appdb", "--timeout", "1", secrets=("pw-Secret-77x",), prefix=ns.prefix)
+    assert_cause(d, "net.connect_timeout")
+    assert d.step("pg.dns")["evidence"]["addresses"] == [Netns.BLACKHOLE]
+    assert d.step("pg.tcp")["outcome"] == "timeout"
+    assert d.report["elapsed_ms"] < 1800, d.report["elapsed_ms"]
+    assert d.seconds < 1 + 2.5, d.seconds
+    assert Netns.BLACKHOLE in d.report["root_cause"]["explanation"]
+
+
+def test_black_holed_literal_address(ns):
+    d = diagnose(f"postgres://app:pw-Secret-77x@{Netns.BLACKHOLE}:5432/appdb", "--timeout", "1", secrets=("pw-Secret-77x",), prefix=ns.prefix)
+    assert_cause(d, "net.connect_timeout")
+    assert d.seconds < 1 + 2.5, d.seconds

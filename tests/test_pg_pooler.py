@@ -1,0 +1,29 @@
+"""A real PgBouncer (Debian package) in front of the session cluster."""
+
+import pytest
+from conftest import APP_PASSWORD, assert_cause, diagnose
+from pgcluster import SUPERPASS, PgBouncer
+
+SECRETS = (APP_PASSWORD, SUPERPASS)
+
+
+@pytest.fixture(scope="module", params=["transaction", "session"])
+def bouncer(request, pg):
+    b = PgBouncer(pg, {"app": APP_PASSWORD}, pool_mode=request.param, db="appdb").start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def test_pooler(bouncer):
+    d = diagnose(bouncer.url("app", APP_PASSWORD), secrets=SECRETS)
+    step = d.step("pg.pooler")
+    if bouncer.pool_mode == "transaction":
+        assert_cause(d, "pg.pooler_prepared_statements")
+        assert step["outcome"] == "prepared_broken"
+        assert "does not exist" in d.report["root_cause"]["evidence"]["error"]
+    else:
+        assert d.report["verdict"] == "healthy", d.report["steps"]
+        assert d.rc == 0
+        assert step["outcome"] == "direct"

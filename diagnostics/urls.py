@@ -313,3 +313,53 @@ def parse_convex_url(text: str) -> ConvexUrl:
     else:
         kind = "self_hosted"
     return ConvexUrl(origin=origin, path=path, kind=kind)
+
+
+PASSWORD_PLACEHOLDER = "${PGPASSWORD_ENC}"
+
+
+def suggest_pg_url(text: str, err: UrlError) -> tuple[str, str]:
+    """(kind, corrected URL) for a URL that failed to parse. kind is password |
+    scheme | port | sslmode | other; the URL carries PASSWORD_PLACEHOLDER instead
+    of any password, or is '' when no sensible correction exists."""
+    import difflib
+
+    raw = (text or "").strip()
+    part = err.part or ""
+    if part in ("@", "#", "/"):
+        kind = "password"
+    elif part.endswith("://"):
+        kind = "scheme"
+    elif part.startswith(":") or part.startswith("port="):
+        kind = "port"
+    elif part.startswith("sslmode="):
+        kind = "sslmode"
+    else:
+        kind = "other"
+    if "://" not in raw:
+        return kind, ""
+    scheme, rest = raw.split("://", 1)
+    if kind == "scheme":
+        scheme = "postgres"
+    if kind == "password":
+        # libpq's shape: the user up to the first ':', the host after the last '@'
+        userinfo, _, after = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        rest = f"{user}:{PASSWORD_PLACEHOLDER}@{after}"
+    elif "@" in rest.split("/", 1)[0]:
+        userinfo, _, after = rest.partition("@")
+        user, sep, _pw = userinfo.partition(":")
+        rest = f"{user}{':' + PASSWORD_PLACEHOLDER if sep else ''}@{after}"
+    if kind == "port":
+        bad = part[1:] if part.startswith(":") else part
+        rest = rest.replace(part, ":5432" if part.startswith(":") else "port=5432", 1) if bad else rest
+    if kind == "sslmode":
+        bad = part.split("=", 1)[1]
+        best = difflib.get_close_matches(bad, SSL_MODES, n=1, cutoff=0.5)
+        rest = rest.replace(part, f"sslmode={best[0] if best else 'disable'}", 1)
+    candidate = f"{scheme}://{rest}"
+    try:
+        parse_pg_url(candidate.replace(PASSWORD_PLACEHOLDER, "x"))
+    except UrlError:
+        return kind, ""
+    return kind, candidate

@@ -10,7 +10,8 @@ import struct
 import time
 
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
-from ..urls import classify_host
+from ..causes.config import _URL_WHY as URL_WHY
+from ..urls import classify_host, suggest_pg_url
 from . import probe
 from .net import resolve, tcp_connect
 
@@ -73,11 +74,21 @@ async def url(ctx) -> Outcome:
         )
     err = ctx.pg_url_error
     if err is not None:
+        kind, suggestion = suggest_pg_url(iv.text(), err)
         return Outcome(
             "invalid",
             FAIL,
             f"{err} (at '{err.part}')" if err.part else str(err),
-            {"url": iv.display, "source": iv.source, "problem": str(err), "part": err.part or "(whole URL)", "hint": err.hint},
+            {
+                "url": iv.display,
+                "source": iv.source,
+                "problem": str(err),
+                "part": err.part or "(whole URL)",
+                "hint": err.hint,
+                "kind": kind,
+                "corrected": suggestion,
+                "why": URL_WHY[kind],
+            },
         )
     u = ctx.pg_url
     return Outcome(

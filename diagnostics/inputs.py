@@ -83,8 +83,10 @@ class Inputs:
 def make_value(name: str, value: str, source: str, secret: bool) -> InputValue:
     value = value.strip()
     if name == "database_url" or (secret and "://" in value):
+        # the password inside is remembered by mask_url_text (and by the parser); the
+        # whole URL is not, or a URL without a password would be blanked wherever it is shown
         display = mask_url_text(value)
-        return InputValue(name, Secret(value), source, True, display)
+        return InputValue(name, Secret(value, remember_value=False), source, True, display)
     if secret:
         return InputValue(name, Secret(value), source, True, MASK)
     return InputValue(name, value, source, False, redact(value))

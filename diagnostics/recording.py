@@ -81,9 +81,7 @@ class Recording:
 
 
 def _already_masked(text: str) -> Secret:
-    s = Secret.__new__(Secret)
-    s._value = text
-    return s
+    return Secret(text, remember_value=False)
 
 
 def from_walk(ctx: Context, symptom: str, runner: RecordingRunner) -> Recording:

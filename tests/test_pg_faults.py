@@ -42,7 +42,11 @@ def test_missing_role(pg):
 def test_no_password(pg):
     d = diagnose(pg.url("app", None, "appdb"), secrets=SECRETS)
     assert_cause(d, "pg.password_missing")
-    assert "no password supplied" in d.report["root_cause"]["evidence"]["error"]
+    rc = d.report["root_cause"]
+    assert "no password supplied" in rc["evidence"]["error"]
+    # the URL has no secret in it, so it stays visible; the fix puts the password in
+    assert d.step("pg.url")["evidence"]["url"] == f"postgres://app@127.0.0.1:{pg.port}/appdb"
+    assert any(f'DATABASE_URL="postgres://app:${{PGPASSWORD}}@127.0.0.1:{pg.port}/appdb"' in (s.get("command") or "") for s in rc["fix"]["steps"])
 
 
 def test_missing_database(pg):
@@ -56,7 +60,10 @@ def test_missing_database(pg):
 def test_hba_reject_rule(pg):
     d = diagnose(pg.url("hba_reject", APP_PASSWORD, "appdb"), secrets=SECRETS)
     assert_cause(d, "pg.hba_rejected")
-    assert "pg_hba.conf rejects connection" in d.report["root_cause"]["evidence"]["error"]
+    rc = d.report["root_cause"]
+    assert "pg_hba.conf rejects connection" in rc["evidence"]["error"]
+    assert rc["evidence"]["hba_case"] == "reject_rule"
+    assert "host    appdb    hba_reject    127.0.0.1/32    scram-sha-256" in [s.get("command") for s in rc["fix"]["steps"]]
 
 
 def test_ssl_required_but_server_has_none(pg):
@@ -74,13 +81,19 @@ def test_role_connection_limit(pg):
     finally:
         close_all(held)
     assert_cause(d, "pg.too_many_connections")
-    assert 'too many connections for role "limited"' in d.report["root_cause"]["evidence"]["error"]
+    rc = d.report["root_cause"]
+    assert 'too many connections for role "limited"' in rc["evidence"]["error"]
+    assert rc["evidence"]["limit_kind"] == "role"
+    assert any('ALTER ROLE "limited" CONNECTION LIMIT' in (s.get("command") or "") for s in rc["fix"]["steps"])
 
 
 def test_read_only_database(pg):
     d = diagnose(pg.url("app", APP_PASSWORD, "rodb"), secrets=SECRETS)
     assert_cause(d, "pg.read_only_database")
     assert d.step("pg.session")["evidence"]["pg_is_in_recovery"] is False
+    assert d.step("pg.session")["evidence"]["read_only_set_by"] == "database"
+    commands = [s.get("command") or "" for s in d.report["root_cause"]["fix"]["steps"]]
+    assert any('ALTER DATABASE "rodb" RESET default_transaction_read_only' in c for c in commands)
 
 
 @pytest.fixture(scope="module")
@@ -177,4 +190,8 @@ def test_self_signed_verify_full(pg_tls, extra):
 def test_tls_only_server_and_sslmode_disable(pg_tls):
     d = diagnose(pg_tls.url("app", APP_PASSWORD, "postgres", sslmode="disable"), secrets=SECRETS)
     assert_cause(d, "pg.hba_rejected")
-    assert "no pg_hba.conf entry" in d.report["root_cause"]["evidence"]["error"]
+    rc = d.report["root_cause"]
+    assert "no pg_hba.conf entry" in rc["evidence"]["error"]
+    assert rc["evidence"]["hba_case"] == "no_entry" and rc["evidence"]["tls_offered"] is True
+    # the server offers TLS and only accepts it: the first remedy is the client's sslmode
+    assert "sslmode=require" in rc["fix"]["steps"][1]["command"]

@@ -22,7 +22,7 @@ _URL_WHY = {
     "scheme": "libpq only reads postgres:// and postgresql:// URLs.",
     "port": "The port is digits only, from 1 to 65535; Postgres listens on 5432 unless told otherwise.",
     "sslmode": "sslmode takes one of disable, allow, prefer, require, verify-ca, verify-full.",
-    "other": "The URL shape libpq reads is postgres://USER:PASSWORD@HOST:PORT/DBNAME?sslmode=MODE.",
+    "other": "The URL shape libpq reads is postgres://USER:${PGPASSWORD_ENC}@HOST:PORT/DBNAME?sslmode=MODE, with the password percent-encoded.",
 }
 
 ENCODE_PASSWORD = (
@@ -47,7 +47,7 @@ def _url_invalid_fix(n, e):
             items.append(("Set the corrected URL on the app", set_url_command(n, corrected)))
         items.append(("Check it locally first", f'DATABASE_URL="{corrected}" fcp-doctor diagnose'))
     else:
-        items.append(("The shape libpq expects", "postgres://USER:PASSWORD@HOST:5432/DBNAME?sslmode=disable"))
+        items.append(("The shape libpq expects", "postgres://USER:${PGPASSWORD_ENC}@HOST:5432/DBNAME?sslmode=disable"))
         items.append(ENCODE_PASSWORD)
     if e.get("hint"):
         items.append(f"{str(e['hint'])[0].upper()}{str(e['hint'])[1:]} (the URL came from {source or 'your input'}).")
@@ -64,7 +64,7 @@ _SUMMARY = {
 cause(
     "config.database_url_invalid",
     "The Postgres URL does not parse",
-    "{problem}. The offending part is `{part}`, in {url} (from {source}). {why}",
+    lambda n, e: "{problem}. The offending part is `{part}`, in {url} (from {source}). ".format_map(n) + _URL_WHY[e.get("kind") or "other"],
     _url_invalid_fix,
     docs=("https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS",),
 )

@@ -10,7 +10,6 @@ import struct
 import time
 
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
-from ..causes.config import _URL_WHY as URL_WHY
 from ..urls import classify_host, suggest_pg_url
 from . import probe
 from .net import resolve, tcp_connect
@@ -87,7 +86,6 @@ async def url(ctx) -> Outcome:
                 "hint": err.hint,
                 "kind": kind,
                 "corrected": suggestion,
-                "why": URL_WHY[kind],
             },
         )
     u = ctx.pg_url
@@ -230,6 +228,28 @@ async def open_connection(ctx, **overrides):
     return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout + 1)
 
 
+def _refusal_details(outcome: str, words: str) -> dict:
+    """What the server's refusal says beyond its class: which pg_hba.conf case,
+    which connection limit."""
+    out: dict = {}
+    if outcome == "hba_rejected":
+        m = re.search(r'for host "([^"]+)", user "([^"]*)", database "([^"]*)"(?:, (.+))?$', words)
+        if m:
+            out["client_address"] = m.group(1)
+            if m.group(4):
+                out["encryption"] = m.group(4).strip()
+        out["hba_case"] = "reject_rule" if "rejects connection" in words else "no_entry"
+    elif outcome == "too_many_connections":
+        m = re.search(r'too many connections for (role|database) "([^"]+)"', words)
+        if m:
+            out["limit_kind"], out["limit_name"] = m.group(1), m.group(2)
+        elif "reserved" in words:
+            out["limit_kind"] = "reserved"
+        else:
+            out["limit_kind"] = "server"
+    return out
+
+
 @probe("pg.connect")
 async def connect(ctx) -> Outcome:
     import psycopg
@@ -247,9 +267,9 @@ async def connect(ctx) -> Outcome:
         outcome = classify_connect_error(message)
         words = server_words(message)
         evidence = {"error": words, "user": u.user, "database": u.dbname, "sslmode": u.sslmode}
-        m = re.search(r'no pg_hba\.conf entry for host "([^"]+)"', message)
-        if m:
-            evidence["client_address"] = m.group(1)
+        evidence.update(_refusal_details(outcome, words))
+        if outcome == "hba_rejected" and "pg_tls_offered" in ctx.facts:
+            evidence["tls_offered"] = bool(ctx.facts["pg_tls_offered"])
         if outcome == "timeout":
             evidence["detail"] = words
         return Outcome(outcome, FAIL, words, evidence)
@@ -275,7 +295,8 @@ SELECT pg_is_in_recovery(),
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
        (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
-       current_user, current_database(), current_setting('server_version')
+       current_user, current_database(), current_setting('server_version'),
+       (SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only')
 """
 
 
@@ -296,7 +317,7 @@ async def session(ctx) -> Outcome:
             await cur.fetchone()
             latencies.append((time.perf_counter() - t0) * 1000)
     await conn.rollback()
-    (in_recovery, default_ro, max_conn, su_reserved, reserved, in_use, is_super, ssl_in_use, user, db, version) = row
+    (in_recovery, default_ro, max_conn, su_reserved, reserved, in_use, is_super, ssl_in_use, user, db, version, ro_source) = row
     latencies.sort()
     latency = round(latencies[len(latencies) // 2], 2)
     usable = max(1, max_conn - su_reserved - reserved)
@@ -304,6 +325,7 @@ async def session(ctx) -> Outcome:
         "server_version": version,
         "pg_is_in_recovery": in_recovery,
         "default_transaction_read_only": default_ro,
+        "read_only_set_by": ro_source,
         "max_connections": max_conn,
         "reserved": su_reserved + reserved,
         "usable": usable,

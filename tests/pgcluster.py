@@ -362,9 +362,26 @@ class _Server:
 
 class SilentServer(_Server):
     """Accepts TCP and never says a word: a hung server, or a port whose
-    listener waits for the client to speak a protocol it never sends."""
+    listener waits for the client to speak a protocol it never sends. With
+    answer_ssl, it answers the SSLRequest with 'N' and then hangs in the startup
+    (a postmaster that forked a backend that never comes back)."""
+
+    def __init__(self, answer_ssl: bool = False):
+        super().__init__()
+        self.answer_ssl = answer_ssl
 
     def handle(self, conn: socket.socket) -> None:
+        if self.answer_ssl:
+            conn.settimeout(30)
+            while not self._stop.is_set():
+                head = conn.recv(8)
+                if len(head) < 8:
+                    return
+                length, code = struct.unpack("!ii", head)
+                if code in (80877103, 80877104):
+                    conn.sendall(b"N")
+                    continue
+                break  # the startup packet: never answer it
         self._stop.wait()
 
 

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import APP_PASSWORD, assert_cause, diagnose
-from pgcluster import SUPERPASS, PgCluster, RefusingPostgres, SilentServer, close_all, free_port, hold_connections
+from pgcluster import SUPERPASS, SUPERUSER, PgCluster, RefusingPostgres, SilentServer, close_all, free_port, hold_connections
 
 SECRETS = (APP_PASSWORD, SUPERPASS)
 WRONG = "wrong-Pw-Zq81x!"
@@ -111,6 +111,15 @@ def test_read_only_replica(pg, standby):
     assert d.step("pg.session")["evidence"]["pg_is_in_recovery"] is True
 
 
+def test_read_only_replica_names_its_primary(pg, standby):
+    """A role allowed to read pg_stat_wal_receiver learns where the primary is."""
+    d = diagnose(standby.url(SUPERUSER, SUPERPASS, "appdb"), secrets=SECRETS)
+    assert_cause(d, "pg.read_only_replica")
+    ev = d.report["root_cause"]["evidence"]
+    assert (ev["primary_host"], ev["primary_port"]) == ("127.0.0.1", pg.port)
+    assert any(f"@127.0.0.1:{pg.port}/appdb" in (s.get("command") or "") for s in d.report["root_cause"]["fix"]["steps"])
+
+
 def test_standby_refusing_connections(pg):
     """hot_standby = off: the standby refuses every login with SQLSTATE 57P03."""
     sb = pg.make_standby(hot_standby=False)
@@ -151,6 +160,17 @@ def test_server_that_never_answers():
     # --timeout 1 plus a small margin (interpreter start-up included)
     assert d.seconds < 1 + 2.5, d.seconds
     assert d.report["elapsed_ms"] < 1800, d.report["elapsed_ms"]
+
+
+def test_server_that_hangs_after_the_tls_answer():
+    """The SSLRequest is answered, the login never is: the connect step ends at --timeout."""
+    with SilentServer(answer_ssl=True) as srv:
+        d = diagnose(f"postgres://app:{quote(APP_PASSWORD)}@127.0.0.1:{srv.port}/appdb", "--timeout", "1", secrets=SECRETS)
+    assert_cause(d, "pg.handshake_timeout")
+    assert d.step("pg.ssl")["outcome"] == "no_tls"
+    assert d.step("pg.connect")["outcome"] == "timeout"
+    assert d.report["elapsed_ms"] < 1800, d.report["elapsed_ms"]
+    assert d.seconds < 1 + 2.5, d.seconds
 
 
 # ---------------------------------------------------------------- TLS

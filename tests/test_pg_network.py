@@ -32,6 +32,12 @@ def test_name_that_does_not_resolve(ns):
     assert d.seconds < 5
 
 
+def test_misspelt_fly_name_gets_a_hint(ns):
+    d = diagnose("postgres://app:pw-Secret-77x@mypg.interal:5432/appdb", secrets=("pw-Secret-77x",), prefix=ns.prefix)
+    assert_cause(d, "net.dns_not_found")
+    assert "did you mean mypg.internal?" in d.report["root_cause"]["fix"]["steps"][-1]["text"]
+
+
 def test_black_holed_address_ends_at_the_timeout(ns):
     """The name resolves (our dnsmasq) to an address whose packets are dropped."""
     d = diagnose("postgres://app:pw-Secret-77x@db.known.example.com:5432/appdb", "--timeout", "1", secrets=("pw-Secret-77x",), prefix=ns.prefix)

@@ -6,9 +6,10 @@ cause(
     "The system resolver answered that {host} does not exist (NXDOMAIN), so no connection was ever tried. "
     "Either the name is misspelt, or it only exists in a private DNS this machine does not use.",
     lambda n, e: steps(
-        "Check the name where the URL came from ({url_var}).",
+        f"Check the name where the URL came from ({n['url_var']}).",
         ("Ask DNS yourself", f"getent hosts {n['host']} || dig +short {n['host']}"),
-        f"Compare {n['host']} with the host your provider shows; {e.get('hint') or 'a one-letter typo is the usual cause'}.",
+        f"Compare {n['host']} with the host your provider shows: "
+        + (f"{e['hint']}" if e.get("hint") else "a one-letter typo is the usual cause."),
     ),
 )
 

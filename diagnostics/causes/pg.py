@@ -42,15 +42,27 @@ cause(
     docs=("https://fly.io/docs/postgres/connecting/connecting-internal/", PG_DOCS + "ssl-tcp.html"),
 )
 
+_TLS_WHY = {
+    "no_root_cert": "libpq had no CA certificate to check the server's certificate against (no sslrootcert, no ~/.postgresql/root.crt).",
+    "untrusted": "The server's certificate is not signed by a CA this client trusts (a self-signed certificate, or a private CA).",
+    "host_mismatch": "The certificate does not name {host}: verify-full checks that the host in the URL is in the certificate.",
+}
+
+
 cause(
     "pg.ssl_verify_failed",
     "The server's TLS certificate is not trusted",
-    "TLS was offered, but sslmode={sslmode} also verifies the certificate, and verification failed: {error}",
+    lambda n, e: "TLS was offered, but sslmode={sslmode} also verifies the certificate, and verification failed: {error}. ".format_map(n)
+    + _TLS_WHY.get(e.get("tls_problem", "untrusted"), "").format_map(n),
     lambda n, e: steps(
-        "Either trust the server's CA, or require TLS without verifying it.",
-        ("Encrypt without verifying the certificate", f"fly secrets set {n['url_var']}=\"{pasteable_url(n, sslmode='require')}\" -a {n['app']}"),
-        f"Or keep sslmode={n['sslmode']} and give the CA: add sslrootcert=/path/to/ca.crt (or sslrootcert=system for a public CA).",
-        "verify-full also checks that the host name in the URL matches the certificate.",
+        "Give libpq the CA that signed the server's certificate, or encrypt without verifying.",
+        f"Keep sslmode={n['sslmode']} and add sslrootcert=/path/to/ca.crt to the URL (the CA of the server's certificate; "
+        "sslrootcert=system for a certificate from a public CA).",
+        READ_PASSWORD,
+        (
+            "Or encrypt without verifying the certificate (protects against eavesdropping, not against impersonation)",
+            set_url_command(n, pasteable_url(n, sslmode="require", sslrootcert=None)),
+        ),
     ),
     docs=(PG_DOCS + "libpq-ssl.html",),
 )
@@ -171,18 +183,28 @@ cause(
     docs=(PG_DOCS + "runtime-config-connection.html", PG_DOCS + "sql-alterrole.html"),
 )
 
+def _replica_fix(n, e):
+    items: list = [READ_PASSWORD]
+    url = pasteable_url(n)
+    if e.get("primary_host"):
+        primary = f"{e['primary_host']}:{e.get('primary_port') or 5432}"
+        items.append((f"Point writes at the primary this standby follows ({primary})", set_url_command(n, url.replace(f"{n['host']}:{n['port']}", primary))))
+    elif str(n["port"]) == "5433":
+        items.append(("Use port 5432 (HAProxy, always the primary) for writes", set_url_command(n, url.replace(f":{n['port']}/", ":5432/"))))
+    else:
+        items.append(("Find the primary: its machine has the role 'primary'", f"fly status -a {n['pg_app']}"))
+        items.append("Then point the URL's host at the primary (on Fly Postgres: <pg-app>.internal port 5432).")
+    items.append("Keep the standby's URL for read-only traffic only.")
+    return steps("Point writes at the primary.", *items)
+
+
 cause(
     "pg.read_only_replica",
     "Connected to a standby (read-only replica)",
     "The server at {host}:{port} is in recovery: pg_is_in_recovery() is true, so every write fails with "
     "'cannot execute ... in a read-only transaction'. On Fly Postgres, port 5433 reaches whichever node the "
     "name resolved to; port 5432 (HAProxy) always reaches the primary.",
-    lambda n, e: steps(
-        "Point writes at the primary.",
-        READ_PASSWORD,
-        ("Use port 5432 for writes", set_url_command(n, pasteable_url(n).replace(f":{n['port']}/", ":5432/"))),
-        "Keep the standby URL for read-only traffic only.",
-    ),
+    _replica_fix,
     docs=("https://fly.io/docs/postgres/advanced-guides/high-availability-and-global-replication/",),
 )
 

@@ -5,6 +5,7 @@ transaction with a statement_timeout; nothing is written."""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import struct
 import time
@@ -52,13 +53,44 @@ def classify_connect_error(message: str) -> str:
     return "error"
 
 
+_LIBPQ_PREFIX = re.compile(r'^(?:connection failed: )?connection to server (?:at "[^"]*"(?: \([^)]*\))?, port \d+|on socket "[^"]*") failed: ')
+
+
 def server_words(message: str) -> str:
-    """The server's own line (`FATAL:  ...`) out of libpq's wrapping."""
+    """The server's own line (`FATAL:  ...`) out of libpq's wrapping, or else
+    libpq's first line without the `connection to server at ... failed:` prefix."""
     m = re.search(r"(FATAL|ERROR):\s+(.*)", message)
     if m:
         return f"{m.group(1)}:  {m.group(2).strip()}"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else message
+    if not lines:
+        return message
+    return _LIBPQ_PREFIX.sub("", lines[0])
+
+
+def tls_problem(words: str) -> str:
+    if "root certificate file" in words:
+        return "no_root_cert"
+    if "does not match host name" in words or "host name from server certificate" in words:
+        return "host_mismatch"
+    return "untrusted"
+
+
+FLY_SUFFIXES = ("internal", "flycast", "fly.dev", "flympg.net")
+
+
+def typo_hint(host: str) -> str:
+    """'did you mean pg.internal?' when the name's ending is one letter away from a Fly suffix."""
+    import difflib
+
+    labels = host.lower().rstrip(".").split(".")
+    for n in (2, 1):
+        if len(labels) > n:
+            tail = ".".join(labels[-n:])
+            best = difflib.get_close_matches(tail, FLY_SUFFIXES, n=1, cutoff=0.75)
+            if best and best[0] != tail:
+                return f"did you mean {'.'.join(labels[:-n] + [best[0]])}?"
+    return ""
 
 
 @probe("pg.url")
@@ -123,8 +155,11 @@ async def dns(ctx) -> Outcome:
         return Outcome(
             "resolved", PASS, f"{host} → {', '.join(r.addresses[:3])}", {"host": host, "addresses": r.addresses}, {"pg_addresses": r.addresses}
         )
-    hint = ""
-    return Outcome(r.status, FAIL, f"{host}: {r.detail}", {"host": host, "error": r.detail, "hint": hint})
+    evidence = {"host": host, "error": r.detail}
+    hint = typo_hint(host)
+    if hint:
+        evidence["hint"] = hint
+    return Outcome(r.status, FAIL, f"{host}: {r.detail}" + (f" ({hint})" if hint else ""), evidence)
 
 
 @probe("pg.tcp")
@@ -214,7 +249,7 @@ def connect_kwargs(ctx) -> dict:
     if addr and addr != kw.get("host"):
         kw["hostaddr"] = addr
     kw["port"] = target_port
-    kw["connect_timeout"] = max(2, int(round(ctx.timeout)))
+    kw["connect_timeout"] = max(2, math.ceil(ctx.timeout))
     kw["application_name"] = "fcp-doctor"
     kw.setdefault("sslmode", "prefer")
     return kw
@@ -225,7 +260,8 @@ async def open_connection(ctx, **overrides):
 
     kw = connect_kwargs(ctx)
     kw.update(overrides)
-    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout + 1)
+    # libpq's own connect_timeout is whole seconds, at least 2: the wait here is the real bound
+    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout)
 
 
 def _refusal_details(outcome: str, words: str) -> dict:
@@ -268,6 +304,8 @@ async def connect(ctx) -> Outcome:
         words = server_words(message)
         evidence = {"error": words, "user": u.user, "database": u.dbname, "sslmode": u.sslmode}
         evidence.update(_refusal_details(outcome, words))
+        if outcome == "ssl_verify_failed":
+            evidence["tls_problem"] = tls_problem(words)
         if outcome == "hba_rejected" and "pg_tls_offered" in ctx.facts:
             evidence["tls_offered"] = bool(ctx.facts["pg_tls_offered"])
         if outcome == "timeout":
@@ -338,6 +376,12 @@ async def session(ctx) -> Outcome:
     }
     facts = {"pg_latency_ms": latency, "pg_in_recovery": in_recovery}
     if in_recovery:
+        async with conn.cursor() as cur:  # the standby knows its primary (NULL without pg_read_all_stats)
+            await cur.execute("SELECT sender_host, sender_port FROM pg_stat_wal_receiver")
+            upstream = await cur.fetchone()
+        await conn.rollback()
+        if upstream and upstream[0]:
+            evidence["primary_host"], evidence["primary_port"] = upstream[0], upstream[1]
         return Outcome("replica", FAIL, "pg_is_in_recovery() = true: a standby", evidence, facts)
     if default_ro == "on":
         return Outcome("read_only", FAIL, f"default_transaction_read_only = on for {db}", evidence, facts)

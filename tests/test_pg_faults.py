@@ -128,7 +128,9 @@ def test_standby_refusing_connections(pg):
     finally:
         sb.destroy()
     assert_cause(d, "pg.server_starting")
-    assert "not accepting connections" in d.report["root_cause"]["evidence"]["error"]
+    rc = d.report["root_cause"]
+    assert "not accepting connections" in rc["evidence"]["error"]
+    assert "hot_standby = off" in rc["explanation"]
 
 
 def test_server_starting_up():

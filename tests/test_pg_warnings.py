@@ -81,3 +81,18 @@ def test_high_latency(pg):
 def test_slow_queries_with_nothing_wrong(pg):
     d = diagnose(pg.url("app", APP_PASSWORD, "appdb"), "--symptom", "slow-queries", secrets=SECRETS)
     assert d.report["verdict"] == "healthy" and d.rc == 0
+
+
+def test_last_usable_slot_is_ours(small):
+    """7 held + ours = every usable slot: the pooler check cannot open its second
+    connection and says so, instead of failing the walk."""
+    held = hold_connections(small.url("app", APP_PASSWORD), 7)
+    try:
+        d = diagnose(small.url("app", APP_PASSWORD), secrets=SECRETS)
+    finally:
+        close_all(held)
+    assert d.report["verdict"] == "healthy" and d.rc == 0, d.report["steps"]
+    assert "pg.connections_near_limit" in finding_ids(d)
+    pooler = d.step("pg.pooler")
+    assert (pooler["outcome"], pooler["status"]) == ("no_second_connection", "skipped")
+    assert "remaining connection slots are reserved" in pooler["evidence"]["error"]

@@ -235,15 +235,45 @@ cause(
     docs=("https://github.com/fly-apps/postgres-flex/blob/master/docs/capacity_monitoring.md", PG_DOCS + "runtime-config-client.html"),
 )
 
+def _starting_state(e) -> str:
+    words = str(e.get("error", ""))
+    for key in ("starting up", "shutting down", "in recovery mode", "not yet accepting", "not accepting"):
+        if key in words:
+            return key
+    return "starting up"
+
+
+_STARTING_WHY = {
+    "starting up": "The postmaster is up but has not finished starting (replaying WAL after a restart can take a while on a busy database).",
+    "shutting down": "A stop or restart is under way: new logins are refused until the server is back.",
+    "in recovery mode": "The server crashed and is replaying WAL to recover (often an out-of-memory kill): logins wait until recovery ends.",
+    "not yet accepting": "A standby is starting and has not yet reached a consistent state: it accepts read-only logins once it has.",
+    "not accepting": "This is a standby with hot_standby = off: it never accepts logins, it only replays WAL.",
+}
+
+
+def _starting_fix(n, e):
+    state = _starting_state(e)
+    if state == "not accepting":
+        return steps(
+            "Connect to the primary, or let the standby serve reads.",
+            ("Find the primary: its machine has the role 'primary'", f"fly status -a {n['pg_app']}"),
+            "Or set hot_standby = on on this standby (restart needed) to let it take read-only logins.",
+        )
+    return steps(
+        "Wait for the server, and find out why it restarted.",
+        ("Machine state and health checks", f"fly status -a {n['pg_app']}"),
+        ("Its recent logs (look for 'out of memory', 'terminated by signal', 'redo starts at')", f"fly logs -a {n['pg_app']} --no-tail"),
+        "If it stays in this state for minutes, the logs say what it is waiting for (WAL replay, a full disk).",
+    )
+
+
 cause(
     "pg.server_starting",
     "The server is starting up, shutting down or recovering",
-    "The server answered, but is not accepting connections yet: {error}",
-    lambda n, e: steps(
-        "Wait, and watch the machine come up.",
-        ("Machine state and checks", f"fly status -a {n['pg_app']}"),
-        ("Its logs", f"fly logs -a {n['pg_app']} --no-tail"),
-    ),
+    lambda n, e: "The server answered, but refuses logins for now: {error} (SQLSTATE 57P03). ".format_map(n) + _STARTING_WHY[_starting_state(e)],
+    _starting_fix,
+    docs=(PG_DOCS + "server-start.html", PG_DOCS + "hot-standby.html"),
 )
 
 cause(

@@ -252,13 +252,14 @@ def _wait_port(host: str, port: int, limit: float = 15.0) -> None:
 class PgBouncer:
     """A real PgBouncer in front of a cluster (transaction mode by default)."""
 
-    def __init__(self, cluster: PgCluster, users: dict[str, str], pool_mode: str = "transaction", db: str = "postgres"):
+    def __init__(self, cluster: PgCluster, users: dict[str, str], pool_mode: str = "transaction", db: str = "postgres", pool_size: int = 5):
         self.cluster = cluster
         self.port = free_port()
         self.base = make_tempdir("fcp-pgbouncer-")
         self.users = users
         self.pool_mode = pool_mode
         self.db = db
+        self.pool_size = pool_size
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "PgBouncer":
@@ -275,7 +276,7 @@ unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = {auth}
 pool_mode = {self.pool_mode}
-default_pool_size = 5
+default_pool_size = {self.pool_size}
 max_client_conn = 50
 ignore_startup_parameters = extra_float_digits,options
 logfile = {self.base}/pgbouncer.log

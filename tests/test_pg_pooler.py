@@ -27,3 +27,17 @@ def test_pooler(bouncer):
         assert d.report["verdict"] == "healthy", d.report["steps"]
         assert d.rc == 0
         assert step["outcome"] == "direct"
+
+
+def test_transaction_pool_of_one_server(pg):
+    """With one server connection per pool, the second client queues behind the
+    first one's transaction: the check says so and ends within its bound."""
+    b = PgBouncer(pg, {"app": APP_PASSWORD}, pool_mode="transaction", db="appdb", pool_size=1).start()
+    try:
+        d = diagnose(b.url("app", APP_PASSWORD), "--timeout", "1", secrets=SECRETS)
+    finally:
+        b.stop()
+    step = d.step("pg.pooler")
+    assert (step["outcome"], step["status"]) == ("pool_wait", "skipped"), step
+    assert d.report["verdict"] == "healthy" and d.rc == 0
+    assert step["elapsed_ms"] < 2500

@@ -87,3 +87,27 @@ async def tcp_connect(address: str, port: int, timeout: float, keep: bool = Fals
 
 def _ms(t0: float) -> int:
     return int((time.monotonic() - t0) * 1000)
+
+
+async def bounded(aw, timeout: float, grace: float = 0.3):
+    """`asyncio.wait_for`, but never waits long for a cancelled task to finish.
+
+    psycopg answers a cancellation by asking the server to cancel the query and
+    waiting up to 5 s for it; a second cancellation makes it drop the
+    connection at once. So: cancel, and cancel again, within `grace` seconds,
+    then raise TimeoutError whether or not the task has finished."""
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    end = time.monotonic() + grace
+    while not task.done() and time.monotonic() < end:
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(0.05, max(0.0, end - time.monotonic())))
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" noise
+    raise asyncio.TimeoutError

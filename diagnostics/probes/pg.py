@@ -13,7 +13,7 @@ import time
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
 from ..urls import classify_host, suggest_pg_url
 from . import probe
-from .net import resolve, tcp_connect
+from .net import bounded, resolve, tcp_connect
 
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 HIGH_LATENCY_MS = 20.0
@@ -398,6 +398,26 @@ async def session(ctx) -> Outcome:
     return Outcome("ok", WARN if findings else PASS, summary, evidence, facts, findings)
 
 
+async def _prepared_dance(a, b) -> tuple[dict, str]:
+    """A holds a transaction while B prepares; A ends it; B runs its prepared
+    statement again. Returns the backend pids seen and the error, if any."""
+    import psycopg
+
+    pid_a = await _pid(a)  # opens A's transaction (the session is not autocommit)
+    pid_b1 = await _pid(b)
+    query = "SELECT 1 AS fcp_doctor_probe"
+    await b.execute(query, prepare=True)
+    pid_b2 = await _pid(b)
+    await a.rollback()
+    pid_b3 = await _pid(b)
+    pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
+    try:
+        await b.execute(query, prepare=True)
+    except psycopg.Error as exc:
+        return pids, server_words(str(exc))
+    return pids, ""
+
+
 async def _pid(conn) -> int:
     async with conn.cursor() as cur:
         await cur.execute("SELECT pg_backend_pid()")
@@ -417,32 +437,31 @@ async def pooler(ctx) -> Outcome:
     if a is None:
         return Outcome("no_connection", SKIPPED, "no open connection")
     b = None
+    deadline = time.monotonic() + 1.5 * ctx.timeout  # inside the node's budget of 2 x --timeout
     try:
         try:
             # only the explicit prepare=True below prepares (None would turn preparing off)
             b = await open_connection(ctx, autocommit=True, prepare_threshold=1000)
         except (psycopg.Error, asyncio.TimeoutError) as exc:
-            words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else "timed out"
+            words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else f"no login within {ctx.timeout:g} s"
             return Outcome("no_second_connection", SKIPPED, f"could not open a second connection: {words}", {"error": words})
-        pid_a = await _pid(a)  # opens A's transaction (the session is not autocommit)
-        pid_b1 = await _pid(b)
-        query = "SELECT 1 AS fcp_doctor_probe"
-        await b.execute(query, prepare=True)
-        pid_b2 = await _pid(b)
-        await a.rollback()
-        pid_b3 = await _pid(b)
-        pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
-        moved = len({pid_b1, pid_b2, pid_b3}) > 1
         try:
-            await b.execute(query, prepare=True)
-        except psycopg.Error as exc:
-            words = server_words(str(exc))
+            pids, error = await bounded(_prepared_dance(a, b), max(0.1, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return Outcome(
+                "pool_wait",
+                SKIPPED,
+                "the second client waited for a server while the first held a transaction: a pooler with one server connection",
+                {"detail": "no server for a second client while the first held a transaction", "pooling": "transaction, one server (likely)"},
+            )
+        moved = len(set(pids["b"])) > 1
+        if error:
             return Outcome(
                 "prepared_broken",
                 FAIL,
-                f"transaction pooling: {words}",
+                f"transaction pooling: {error}",
                 {
-                    "error": words,
+                    "error": error,
                     "backend_pids": pids,
                     "pooling": "transaction",
                     "seen": "one client connection was served by different server processes, and its prepared statement vanished",
@@ -461,6 +480,6 @@ async def pooler(ctx) -> Outcome:
     finally:
         if b is not None:
             try:
-                await asyncio.wait_for(b.close(), 2)
+                await asyncio.wait_for(b.close(), 0.3)
             except Exception:
-                pass
+                b.pgconn.finish()  # a query may still be queued: drop the socket

@@ -97,6 +97,7 @@ node(
         "session_pooling": DONE,
         "transaction_pooling_ok": DONE,
         "no_second_connection": DONE,
+        "pool_wait": DONE,
         "prepared_broken": "cause:pg.pooler_prepared_statements",
     },
     budget=2.0,

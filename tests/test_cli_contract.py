@@ -154,3 +154,17 @@ def test_plain_mode_lines(pg):
     assert any(line.startswith("PASS  Does anything accept TCP") for line in lines)
     assert any(line.startswith("FAIL  Can we log in as app to database nosuchdb") for line in lines)
     assert "pg.database_missing" in r.stdout and "$ fly pg connect" in r.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--timeout", "0"], ["--timeout", "abc"], ["--symptom", "bogus"], ["--no-such-flag"]],
+    ids=["timeout-zero", "timeout-text", "unknown-symptom", "unknown-flag"],
+)
+def test_usage_errors_are_one_line_and_exit_2(args):
+    r = run_cli("diagnose", "--json", "--database-url", f"postgres://app:{APP_PASSWORD.replace('#', '')}@127.0.0.1:1/db", *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("fcp-doctor: ")
+    assert APP_PASSWORD.replace("#", "") not in r.stderr

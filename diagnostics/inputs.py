@@ -264,6 +264,15 @@ def discover(
                 break
         if found:
             continue
+        toml_env = inputs.fly_toml.get("env") if isinstance(inputs.fly_toml, dict) else None
+        if isinstance(toml_env, dict):  # fly.toml's [env] is the app's environment too
+            for var in env_names:
+                if isinstance(toml_env.get(var), str) and toml_env[var]:
+                    inputs.set(name, toml_env[var], f"fly.toml:{var}")
+                    found = True
+                    break
+        if found:
+            continue
         if name == "app" and inputs.fly_toml and isinstance(inputs.fly_toml.get("app"), str):
             inputs.set("app", inputs.fly_toml["app"], "fly.toml")
 

@@ -128,3 +128,7 @@ def test_discovery_order_and_sources(tmp_path):
     i = inputs()
     assert i["database_url"]["source"] == ".env:POSTGRES_URL"
     assert i["app"] == {"value": "from-toml", "source": "fly.toml"}
+    (tmp_path / ".env").unlink()
+    _write(tmp_path, "fly.toml", f'app = "from-toml"\n[env]\n  DATABASE_URL = "{urls["env"]}"\n')
+    i = inputs()
+    assert i["database_url"] == {"value": f"postgres://u:****@127.0.0.1:{ports['env']}/db", "source": "fly.toml:DATABASE_URL"}

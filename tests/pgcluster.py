@@ -386,6 +386,19 @@ class SilentServer(_Server):
         self._stop.wait()
 
 
+class BannerServer(_Server):
+    """A server that speaks first, as sshd does (RFC 4253 §4.2: the identification
+    string is sent on connect), then waits."""
+
+    def __init__(self, banner: bytes = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"):
+        super().__init__()
+        self.banner = banner
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.sendall(self.banner)
+        self._stop.wait()
+
+
 def _recv_exact(conn: socket.socket, n: int) -> bytes:
     data = b""
     while len(data) < n:

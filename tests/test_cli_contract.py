@@ -168,3 +168,14 @@ def test_usage_errors_are_one_line_and_exit_2(args):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith("fcp-doctor: ")
     assert APP_PASSWORD.replace("#", "") not in r.stderr
+
+
+def test_postgres_tree_is_whole():
+    """Every config/net/pg cause is a target of the tree, and no pg/net/config node dangles."""
+    from diagnostics import tree
+
+    problems = [p for p in tree.validate() if any(k in p for k in ("node pg.", "node net.", "node config.", "node context."))]
+    assert problems == []
+    targets = {t[6:] for n in tree.load().values() for t in n.branches.values() if t.startswith("cause:")}
+    errors = {i for i in CONFIG_NET_PG_IDS if i not in ("pg.high_latency", "pg.connections_near_limit", "pg.superuser_app_role")}
+    assert errors - {"config.convex_url_invalid"} <= targets, errors - targets

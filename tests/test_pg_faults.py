@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import APP_PASSWORD, assert_cause, diagnose
-from pgcluster import SUPERPASS, SUPERUSER, PgCluster, RefusingPostgres, SilentServer, close_all, free_port, hold_connections
+from pgcluster import SUPERPASS, SUPERUSER, BannerServer, PgCluster, RefusingPostgres, SilentServer, close_all, free_port, hold_connections
 
 SECRETS = (APP_PASSWORD, SUPERPASS)
 WRONG = "wrong-Pw-Zq81x!"
@@ -217,3 +217,12 @@ def test_tls_only_server_and_sslmode_disable(pg_tls):
     assert rc["evidence"]["hba_case"] == "no_entry" and rc["evidence"]["tls_offered"] is True
     # the server offers TLS and only accepts it: the first remedy is the client's sslmode
     assert "sslmode=require" in rc["fix"]["steps"][1]["command"]
+
+
+def test_ssh_server_on_the_postgres_port():
+    with BannerServer() as srv:
+        d = diagnose(f"postgres://app:{quote(APP_PASSWORD)}@127.0.0.1:{srv.port}/appdb", "--timeout", "1", secrets=SECRETS)
+    assert_cause(d, "pg.handshake_timeout")
+    assert d.step("pg.ssl")["outcome"] == "not_postgres"
+    assert "SSH-2.0-OpenSSH" in d.step("pg.ssl")["summary"] and "an SSH server" in d.step("pg.ssl")["summary"]
+    assert d.seconds < 5

@@ -207,7 +207,9 @@ async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str
     try:
         c.writer.write(SSL_REQUEST)
         await asyncio.wait_for(c.writer.drain(), timeout)
-        data = await asyncio.wait_for(c.reader.read(1), timeout)
+        # Postgres answers exactly one byte and waits. Whatever else is buffered means
+        # something else speaks here (an SSH banner starts with 'S' too).
+        data = await asyncio.wait_for(c.reader.read(80), timeout)
     except asyncio.TimeoutError:
         return "timeout", f"TCP connected, but no answer to the TLS request within {timeout:g} s"
     except (ConnectionResetError, BrokenPipeError) as exc:
@@ -220,7 +222,9 @@ async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str
         return "no_tls", "answered N (no TLS)"
     if not data:
         return "closed", "the server closed the connection without answering"
-    return "not_postgres", f"answered {data!r}, which is not Postgres"
+    first = data.decode("latin-1").splitlines()[0][:60] if data else ""
+    what = " (an HTTP server)" if data.startswith(b"HTTP/") else " (an SSH server)" if data.startswith(b"SSH-") else ""
+    return "not_postgres", f"answered {first!r}{what}, which is not Postgres"
 
 
 @probe("pg.ssl")

@@ -11,6 +11,17 @@ from .secret import MASK, Secret
 
 PG_SCHEMES = ("postgres", "postgresql")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq's connection keywords (PostgreSQL 15-18). Other query parameters are read by
+# app drivers (Prisma's schema=, pgbouncer=, connection_limit=; node-postgres' ssl=):
+# libpq refuses them, so they are kept out of our own connection and reported.
+LIBPQ_PARAMS = frozenset(
+    """host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout
+    client_encoding options application_name fallback_application_name keepalives keepalives_idle
+    keepalives_interval keepalives_count tcp_user_timeout replication gssencmode sslmode sslnegotiation
+    sslcompression sslcert sslkey sslpassword sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer
+    ssl_min_protocol_version ssl_max_protocol_version krbsrvname gsslib gssdelegation service
+    target_session_attrs load_balance_hosts""".split()
+)
 
 
 class UrlError(ValueError):
@@ -83,8 +94,13 @@ class PgUrl:
         kw = {"host": self.host, "port": self.port, "user": self.user or None, "dbname": self.dbname or None}
         if self.password is not None:
             kw["password"] = self.password.reveal()
-        kw.update(self.params)
+        kw.update({k: v for k, v in self.params.items() if k in LIBPQ_PARAMS})
         return {k: v for k, v in kw.items() if v is not None}
+
+    @property
+    def driver_params(self) -> list[str]:
+        """Query parameters libpq does not know (read by the app's driver, if at all)."""
+        return [k for k in self.params if k not in LIBPQ_PARAMS]
 
 
 def parse_pg_url(text: str) -> PgUrl:

@@ -1,6 +1,7 @@
 """Name resolution and reachability faults, in a network namespace of the
 test's own: a dnsmasq that answers NXDOMAIN, and a subnet whose SYNs vanish."""
 
+import os
 import shutil
 
 import pytest
@@ -14,8 +15,8 @@ SECRETS = (APP_PASSWORD,)
 
 @pytest.fixture(scope="module")
 def ns():
-    if shutil.which("ip") is None or shutil.which("dnsmasq") is None:
-        pytest.skip("needs iproute2 and dnsmasq")
+    if os.geteuid() != 0 or shutil.which("ip") is None or shutil.which("dnsmasq") is None:
+        pytest.skip("needs root, iproute2 and dnsmasq (scripts/setup-test-env installs them)")
     n = Netns().create().with_dns({"db.known.example.com": "10.99.0.2"}).with_blackhole()
     try:
         yield n

@@ -41,3 +41,16 @@ def test_transaction_pool_of_one_server(pg):
     assert (step["outcome"], step["status"]) == ("pool_wait", "skipped"), step
     assert d.report["verdict"] == "healthy" and d.rc == 0
     assert step["elapsed_ms"] < 2500
+
+
+def test_prisma_pgbouncer_flag_and_driver_params(pg):
+    """Prisma-style parameters: libpq would refuse them, the check leaves them out;
+    pgbouncer=true means the app's driver already avoids prepared statements."""
+    b = PgBouncer(pg, {"app": APP_PASSWORD}, pool_mode="transaction", db="appdb").start()
+    try:
+        d = diagnose(b.url("app", APP_PASSWORD, schema="public", pgbouncer="true", connection_limit="3"), secrets=SECRETS)
+    finally:
+        b.stop()
+    assert d.report["verdict"] == "healthy" and d.rc == 0, d.report["steps"]
+    assert d.step("pg.pooler")["outcome"] == "prepared_broken_handled"
+    assert "schema, pgbouncer, connection_limit" in d.step("pg.url")["evidence"]["not_libpq_params"]

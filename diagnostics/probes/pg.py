@@ -126,12 +126,13 @@ async def url(ctx) -> Outcome:
             },
         )
     u = ctx.pg_url
-    return Outcome(
-        "ok",
-        PASS,
-        f"{u.masked()} from {iv.source}",
-        {"url": u.masked(), "source": iv.source, "sslmode": u.sslmode, "user": u.user, "database": u.dbname},
-    )
+    evidence = {"url": u.masked(), "source": iv.source, "sslmode": u.sslmode, "user": u.user, "database": u.dbname}
+    summary = f"{u.masked()} from {iv.source}"
+    if u.driver_params:
+        names = ", ".join(u.driver_params)
+        evidence["not_libpq_params"] = f"{names} (read by the app's driver, e.g. Prisma; libpq would refuse them, so this check leaves them out)"
+        summary += f"; left out: {names}"
+    return Outcome("ok", PASS, summary, evidence)
 
 
 @probe("pg.host")
@@ -464,6 +465,14 @@ async def pooler(ctx) -> Outcome:
                 {"detail": "no server for a second client while the first held a transaction", "pooling": "transaction, one server (likely)"},
             )
         moved = len(set(pids["b"])) > 1
+        if error and str(ctx.pg_url.params.get("pgbouncer", "")).lower() == "true":
+            return Outcome(
+                "prepared_broken_handled",
+                PASS,
+                "transaction pooling breaks prepared statements, and the URL's pgbouncer=true tells Prisma not to use them",
+                {"error": error, "backend_pids": pids, "pooling": "transaction", "url_param": "pgbouncer=true"},
+                {"pg_pooler": "transaction"},
+            )
         if error:
             return Outcome(
                 "prepared_broken",

@@ -98,6 +98,7 @@ node(
         "transaction_pooling_ok": DONE,
         "no_second_connection": DONE,
         "pool_wait": DONE,
+        "prepared_broken_handled": DONE,
         "prepared_broken": "cause:pg.pooler_prepared_statements",
     },
     budget=2.0,

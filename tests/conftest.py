@@ -44,7 +44,11 @@ def pg():
         c.add_role("app", APP_PASSWORD)
         c.add_role("limited", APP_PASSWORD, "CONNECTION LIMIT 1")
         c.add_role("hba_reject", APP_PASSWORD)
+        c.add_role("nologin_role", APP_PASSWORD)
+        c.psql("ALTER ROLE nologin_role NOLOGIN")
         c.psql('CREATE DATABASE appdb OWNER app')
+        c.psql('CREATE DATABASE closeddb OWNER app')
+        c.psql('REVOKE CONNECT ON DATABASE closeddb FROM PUBLIC')
         c.psql('CREATE DATABASE rodb OWNER app')
         c.psql('ALTER DATABASE rodb SET default_transaction_read_only = on')
         yield c

@@ -37,6 +37,23 @@ def test_missing_role(pg):
     d = diagnose(pg.url("ghost", APP_PASSWORD, "appdb"), secrets=SECRETS)
     assert_cause(d, "pg.auth_failed")
     assert "ghost" in d.report["root_cause"]["title"]
+    assert d.report["root_cause"]["evidence"]["auth_case"] == "password"  # scram: indistinguishable by design
+
+
+def test_nologin_role(pg):
+    d = diagnose(pg.url("nologin_role", APP_PASSWORD, "appdb"), secrets=SECRETS)
+    assert_cause(d, "pg.auth_failed")
+    rc = d.report["root_cause"]
+    assert rc["evidence"]["auth_case"] == "nologin"
+    assert "ALTER ROLE \"nologin_role\" LOGIN" in rc["fix"]["steps"][0]["command"]
+
+
+def test_no_connect_privilege(pg):
+    d = diagnose(pg.url("limited", APP_PASSWORD, "closeddb"), secrets=SECRETS)
+    assert_cause(d, "pg.auth_failed")
+    rc = d.report["root_cause"]
+    assert rc["evidence"]["auth_case"] == "no_connect_privilege"
+    assert 'GRANT CONNECT ON DATABASE "closeddb" TO "limited"' in rc["fix"]["steps"][0]["command"]
 
 
 def test_no_password(pg):

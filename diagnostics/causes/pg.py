@@ -103,21 +103,44 @@ cause(
     docs=(PG_DOCS + "auth-pg-hba-conf.html",),
 )
 
-cause(
-    "pg.auth_failed",
-    "Password authentication failed for user {user}",
-    "Postgres rejected the password for role {user}. It says exactly the same when the role does not exist, so "
-    "check both. On Fly this usually means the app's {url_var} secret and the role's password diverged: a manual "
-    "ALTER ROLE, an old URL copied around, or a detach/attach that did not finish.",
-    lambda n, e: steps(
+_AUTH_WHY = {
+    "password": "Postgres rejected the password for role {user}. It says exactly the same when the role does not exist, "
+    "or when its password has expired (VALID UNTIL), so check all three. On Fly this usually means the app's {url_var} "
+    "secret and the role's password diverged: a manual ALTER ROLE, an old URL copied around, or a detach/attach that "
+    "did not finish.",
+    "no_role": "Role {user} does not exist on this server.",
+    "nologin": "The password was accepted, but role {user} has NOLOGIN: it may own objects or grant privileges, not log in.",
+    "no_connect_privilege": "The login worked, but role {user} lacks the CONNECT privilege on database {db} "
+    "(REVOKE CONNECT ... FROM PUBLIC, without a GRANT to this role).",
+}
+
+
+def _auth_fix(n, e):
+    case = e.get("auth_case", "password")
+    psql = ("Open psql on the Postgres app", f"fly pg connect -a {n['pg_app']}")
+    if case == "nologin":
+        return steps("Let the role log in.", (psql[0], f"fly pg connect -a {n['pg_app']} -- -c 'ALTER ROLE \"{n['user']}\" LOGIN'"))
+    if case == "no_connect_privilege":
+        return steps(
+            "Grant the role CONNECT on the database.",
+            (psql[0], f"fly pg connect -a {n['pg_app']} -- -c 'GRANT CONNECT ON DATABASE \"{n['db']}\" TO \"{n['user']}\"'"),
+        )
+    return steps(
         "Make the role's password and the app's URL agree again.",
-        ("Open psql on the Postgres app", f"fly pg connect -a {n['pg_app']}"),
-        f"In psql, `\\du {n['user']}` shows whether the role exists; `\\password {n['user']}` sets its password "
-        "(typed twice, sent as a SCRAM hash, never logged).",
+        psql,
+        f"In psql, `\\du {n['user']}` shows whether the role exists and until when its password is valid; "
+        f"`\\password {n['user']}` sets its password (typed twice, sent as a SCRAM hash, never logged).",
         READ_PASSWORD,
         ("Store the matching URL on the app", set_url_command(n, pasteable_url(n))),
         ("Or let flyctl make a new user and URL: detach and attach again", f"fly pg detach {n['pg_app']} -a {n['app']} && fly pg attach {n['pg_app']} -a {n['app']}"),
-    ),
+    )
+
+
+cause(
+    "pg.auth_failed",
+    "Postgres refused the login of {user}",
+    lambda n, e: _AUTH_WHY.get(e.get("auth_case", "password"), _AUTH_WHY["password"]).format_map(n),
+    _auth_fix,
     docs=("https://fly.io/docs/postgres/managing/attach-detach/", PG_DOCS + "auth-password.html"),
 )
 

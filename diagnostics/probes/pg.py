@@ -28,7 +28,13 @@ NEAR_LIMIT = 0.8
 # (exact strings: ../shared/facts, Postgres diagnostics; libpq wording).
 CONNECT_ERRORS: list[tuple[str, re.Pattern]] = [
     ("password_missing", re.compile(r"no password supplied")),
-    ("auth_failed", re.compile(r"password authentication failed for user|role \".*\" does not exist|authentication failed for user")),
+    (
+        "auth_failed",
+        re.compile(
+            r"password authentication failed for user|role \".*\" does not exist|authentication failed for user|"
+            r"is not permitted to log in|permission denied for database"
+        ),
+    ),
     ("hba_rejected", re.compile(r"no pg_hba\.conf entry for|pg_hba\.conf rejects connection")),
     ("database_missing", re.compile(r"database \".*\" does not exist")),
     (
@@ -285,6 +291,15 @@ def _refusal_details(outcome: str, words: str) -> dict:
             if m.group(4):
                 out["encryption"] = m.group(4).strip()
         out["hba_case"] = "reject_rule" if "rejects connection" in words else "no_entry"
+    elif outcome == "auth_failed":
+        if "not permitted to log in" in words:
+            out["auth_case"] = "nologin"
+        elif "permission denied for database" in words:
+            out["auth_case"] = "no_connect_privilege"
+        elif "does not exist" in words:
+            out["auth_case"] = "no_role"
+        else:
+            out["auth_case"] = "password"
     elif outcome == "too_many_connections":
         m = re.search(r'too many connections for (role|database) "([^"]+)"', words)
         if m:

@@ -54,3 +54,31 @@ def test_black_holed_literal_address(ns):
     d = diagnose(f"postgres://app:pw-Secret-77x@{Netns.BLACKHOLE}:5432/appdb", "--timeout", "1", secrets=("pw-Secret-77x",), prefix=ns.prefix)
     assert_cause(d, "net.connect_timeout")
     assert d.seconds < 1 + 2.5, d.seconds
+
+
+def test_resolver_that_never_answers_ends_at_the_timeout():
+    """The system resolver itself is black-holed: glibc would retry for 10 s and
+    more; the walk (and the process) ends at --timeout, undecided."""
+    import json
+    import time
+
+    from conftest import run_cli
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    n = Netns().create().with_blackhole()
+    try:
+        n.etc.mkdir(parents=True, exist_ok=True)
+        (n.etc / "resolv.conf").write_text(f"nameserver {Netns.BLACKHOLE}\n")
+        t0 = time.monotonic()
+        r = run_cli("diagnose", "--json", "--timeout", "1", env={"DATABASE_URL": "postgres://app:pw-Secret-77x@db.example.com/appdb"}, prefix=n.prefix)
+        seconds = time.monotonic() - t0
+    finally:
+        n.destroy()
+    assert r.returncode == 3, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["verdict"] == "inconclusive"
+    dns = next(s for s in report["steps"] if s["node"] == "pg.dns")
+    assert dns["outcome"] == "timeout"
+    assert seconds < 1 + 2.5, seconds
+    assert "pw-Secret-77x" not in r.stdout + r.stderr

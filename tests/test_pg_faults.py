@@ -69,6 +69,7 @@ def test_no_password(pg):
 def test_missing_database(pg):
     d = diagnose(pg.url("app", APP_PASSWORD, "nosuchdb"), secrets=SECRETS)
     assert_cause(d, "pg.database_missing")
+    assert d.seconds < 5
     rc = d.report["root_cause"]
     assert "nosuchdb" in rc["title"]
     assert any("CREATE DATABASE" in (s.get("command") or "") and "nosuchdb" in s["command"] for s in rc["fix"]["steps"])
@@ -86,6 +87,7 @@ def test_hba_reject_rule(pg):
 def test_ssl_required_but_server_has_none(pg):
     d = diagnose(pg.url("app", APP_PASSWORD, "appdb", sslmode="require"), secrets=SECRETS)
     assert_cause(d, "pg.ssl_required_unsupported")
+    assert d.seconds < 5
     assert d.step("pg.ssl")["outcome"] == "no_tls_required"
     fix = " ".join(s.get("command") or "" for s in d.report["root_cause"]["fix"]["steps"])
     assert "sslmode=disable" in fix and "${PGPASSWORD}" in fix
@@ -224,6 +226,8 @@ def test_tls_healthy_with_require(pg_tls):
 def test_self_signed_verify_full(pg_tls, extra):
     d = diagnose(pg_tls.url("app", APP_PASSWORD, "postgres", sslmode="verify-full", **extra), secrets=SECRETS)
     assert_cause(d, "pg.ssl_verify_failed")
+    assert d.report["root_cause"]["evidence"]["tls_problem"] == ("untrusted" if extra else "no_root_cert")
+    assert d.seconds < 5
 
 
 def test_tls_only_server_and_sslmode_disable(pg_tls):

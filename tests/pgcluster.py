@@ -168,6 +168,22 @@ class PgCluster:
                 pass
             self.started = False
 
+    def begin_smart_shutdown(self) -> None:
+        """pg_ctl stop -m smart without waiting: with a session still open the server
+        stays in 'shutting down' and refuses new logins."""
+        import psycopg
+
+        _as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-m", "smart", "-W", "stop"])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the postmaster has taken the signal
+            try:
+                psycopg.connect(self.url(), connect_timeout=2).close()
+            except psycopg.OperationalError as exc:
+                if "shutting down" in str(exc):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("the server did not enter smart shutdown")
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
@@ -411,7 +427,8 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 
 class RefusingPostgres(_Server):
     """Speaks the start of the Postgres protocol and refuses the login with one
-    ErrorResponse, as the postmaster does while it starts up or shuts down:
+    ErrorResponse (SQLSTATE 57P03, ../shared/facts/tui-and-diagnostics-anchors.md
+    §4.2), as the postmaster does while it starts up or shuts down:
     it answers the SSLRequest/GSSENCRequest with 'N', reads the startup packet,
     then sends FATAL with the SQLSTATE (57P03 cannot_connect_now by default)
     and closes. Message format: PostgreSQL protocol docs, ErrorResponse."""

@@ -159,6 +159,23 @@ def test_server_starting_up():
     assert "the database system is starting up" in d.report["root_cause"]["evidence"]["error"]
 
 
+def test_server_shutting_down_for_real():
+    c = PgCluster(name="stopping").init().start()
+    try:
+        c.add_role("app", APP_PASSWORD)
+        held = hold_connections(c.url("app", APP_PASSWORD), 1)
+        c.begin_smart_shutdown()
+        try:
+            d = diagnose(c.url("app", APP_PASSWORD), secrets=SECRETS)
+        finally:
+            close_all(held)
+    finally:
+        c.destroy()
+    assert_cause(d, "pg.server_starting")
+    assert "the database system is shutting down" in d.report["root_cause"]["evidence"]["error"]
+    assert "stop or restart" in d.report["root_cause"]["explanation"]
+
+
 def test_server_shutting_down():
     with RefusingPostgres(message="the database system is shutting down") as srv:
         d = diagnose(f"postgres://app:{quote(APP_PASSWORD)}@127.0.0.1:{srv.port}/appdb", secrets=SECRETS)

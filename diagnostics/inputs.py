@@ -106,6 +106,12 @@ def mask_url_text(text: str) -> str:
         last_at = text.rfind("@")
         head = m.group(1) + user + (":" + MASK if sep else "")
         return redact(head + text[last_at:])
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#@:]*):([^/?#@]*)", text)
+    if m and m.group(3) and not m.group(3).isdigit():
+        # "USER:something" and no "@HOST": the something is likely a password (and what
+        # follows it may be more of one): show none of it
+        remember(text[len(m.group(1)) + len(m.group(2)) + 1 :])
+        return m.group(1) + m.group(2) + ":" + MASK
     try:
         return parse_pg_url(text).masked()
     except UrlError:

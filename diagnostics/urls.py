@@ -143,17 +143,26 @@ def parse_pg_url(text: str) -> PgUrl:
             part="@",
             hint="write '@' as %40 inside the password",
         )
-    if "@" not in authority and "@" in tail.split("?", 1)[0]:
+    if "@" not in authority and "@" in tail:
+        ch = tail[0]  # '/' or '?': where libpq ends the host part
         raise UrlError(
-            "an '@' after the first '/': the password contains an unescaped '/'",
-            part="/",
-            hint="write '/' as %2F inside the password",
+            f"an '@' after the first '{ch}': the password contains an unescaped '{ch}'",
+            part=ch,
+            hint=f"write '{ch}' as {'%2F' if ch == '/' else '%3F'} inside the password",
         )
     try:
         parts = urlsplit(f"{scheme.lower()}://{rest}")
     except ValueError as exc:
-        raise UrlError(f"the URL does not parse: {exc}", part=_host_part(authority)) from None
+        # without an '@' the authority may be USER:PASSWORD: point at it, never show it
+        raise UrlError(f"the URL does not parse: {exc}", part=_host_part(authority) if "@" in authority else "//") from None
     userinfo, _, hostport = authority.rpartition("@")
+    if "@" not in authority and not hostport.startswith("[") and ":" in hostport and not hostport.split(":", 1)[1].isdigit():
+        # "USER:PASSWORD" with no "@HOST": what follows ':' is likely a password, never shown
+        raise UrlError(
+            "no '@HOST' after 'USER:...', and what follows ':' is not a port",
+            part="(no @HOST)",
+            hint="the URL shape is postgres://USER:PASSWORD@HOST:5432/DBNAME",
+        )
     user, sep, password = userinfo.partition(":")
     if "," in hostport:
         raise UrlError("several hosts in one URL are not supported here", part=hostport)
@@ -342,7 +351,7 @@ def suggest_pg_url(text: str, err: UrlError) -> tuple[str, str]:
 
     raw = (text or "").strip()
     part = err.part or ""
-    if part in ("@", "#", "/"):
+    if part in ("@", "#", "/", "?"):
         kind = "password"
     elif part.endswith("://"):
         kind = "scheme"

@@ -13,6 +13,8 @@ MALFORMED = {
     "unescaped-at": (f"postgres://app:{PW}@x@db.example.com:5432/app", "@", "password"),
     "unescaped-hash": (f"postgres://app:{PW}#x@db.example.com:5432/app", "#", "password"),
     "unescaped-slash": (f"postgres://app:{PW}/x@db.example.com:5432/app", "/", "password"),
+    "unescaped-question": (f"postgres://app:{PW}?x@db.example.com:5432/app", "?", "password"),
+    "no-host": (f"postgres://app:{PW}", "(no @HOST)", "other"),
     "bad-port": (f"postgres://app:{PW}@db.example.com:54x2/app", ":54x2", "port"),
     "port-out-of-range": (f"postgres://app:{PW}@db.example.com:99999/app", ":99999", "port"),
     "bad-scheme": (f"mysql://app:{PW}@db.example.com:5432/app", "mysql://", "scheme"),
@@ -23,7 +25,7 @@ MALFORMED = {
 @pytest.mark.parametrize("name", MALFORMED)
 def test_malformed_url_in_environment(name):
     url, part, kind = MALFORMED[name]
-    d = diagnose(url, "--app", "myapp", secrets=(PW, PW + "@x", PW + "#x", PW + "/x"))
+    d = diagnose(url, "--app", "myapp", secrets=(PW, PW + "@x", PW + "#x", PW + "/x", PW + "?x"))
     assert_cause(d, "config.database_url_invalid")
     rc = d.report["root_cause"]
     assert rc["evidence"]["part"] == part
@@ -31,7 +33,8 @@ def test_malformed_url_in_environment(name):
     assert f"`{part}`" in rc["explanation"]
     assert "****" in rc["evidence"]["url"]
     commands = [s.get("command") or "" for s in rc["fix"]["steps"]]
-    assert any(c.startswith("fly secrets set DATABASE_URL=") and c.endswith("-a myapp") for c in commands), commands
+    if kind != "other":  # a corrected URL, paste-ready, with the app's name
+        assert any(c.startswith("fly secrets set DATABASE_URL=") and c.endswith("-a myapp") for c in commands), commands
     # nothing was tried on the network
     assert [s["node"] for s in d.report["steps"] if s["track"] == "postgres"] == ["pg.url"]
 

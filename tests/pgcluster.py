@@ -499,6 +499,7 @@ class Netns:
     leave and are dropped, never answered). Traffic never leaves the namespace."""
 
     BLACKHOLE = "10.99.0.2"
+    UNREACHABLE = "10.98.0.2"
 
     def __init__(self):
         self.name = f"fcp-{os.getpid()}-{next(_ns_ids)}"
@@ -548,6 +549,8 @@ class Netns:
         self.sh("ip", "link", "set", "bh1", "up")
         self.sh("ip", "addr", "add", "10.99.0.1/24", "dev", "bh0")
         self.sh("ip", "neigh", "add", self.BLACKHOLE, "lladdr", "02:00:00:00:00:99", "dev", "bh0", "nud", "permanent")
+        # and a subnet the kernel refuses at once (EHOSTUNREACH)
+        self.sh("ip", "route", "add", "unreachable", "10.98.0.0/24")
         return self
 
     def destroy(self) -> None:

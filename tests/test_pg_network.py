@@ -48,12 +48,21 @@ def test_black_holed_address_ends_at_the_timeout(ns):
     assert d.report["elapsed_ms"] < 1800, d.report["elapsed_ms"]
     assert d.seconds < 1 + 2.5, d.seconds
     assert Netns.BLACKHOLE in d.report["root_cause"]["explanation"]
+    assert "no answer at all within 1" in d.report["root_cause"]["explanation"]
 
 
 def test_black_holed_literal_address(ns):
     d = diagnose(f"postgres://app:pw-Secret-77x@{Netns.BLACKHOLE}:5432/appdb", "--timeout", "1", secrets=("pw-Secret-77x",), prefix=ns.prefix)
     assert_cause(d, "net.connect_timeout")
     assert d.seconds < 1 + 2.5, d.seconds
+
+
+def test_address_without_a_route(ns):
+    d = diagnose(f"postgres://app:pw-Secret-77x@{Netns.UNREACHABLE}:5432/appdb", "--timeout", "1", secrets=("pw-Secret-77x",), prefix=ns.prefix)
+    assert_cause(d, "net.connect_timeout")
+    assert d.step("pg.tcp")["outcome"] == "unreachable"
+    assert "no route" in d.report["root_cause"]["explanation"]
+    assert d.report["elapsed_ms"] < 1000  # refused by the kernel at once, no waiting
 
 
 def test_resolver_that_never_answers_ends_at_the_timeout():

@@ -472,7 +472,7 @@ async def pooler(ctx) -> Outcome:
     import psycopg
 
     a = ctx.resources.get("pg_conn")
-    if a is None:
+    if a is None or a.closed:
         return Outcome("no_connection", SKIPPED, "no open connection")
     b = None
     deadline = time.monotonic() + 1.5 * ctx.timeout  # inside the node's budget of 2 x --timeout

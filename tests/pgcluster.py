@@ -323,58 +323,7 @@ pidfile = {self.base}/pgbouncer.pid
 
 # ---------------------------------------------------------------- stand-ins and network plumbing
 
-
-class _Server:
-    """A loopback TCP server running `handle(conn)` per connection in threads."""
-
-    def __init__(self, host: str = "127.0.0.1"):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(16)
-        self.host, self.port = self.sock.getsockname()
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.conns.append(conn)
-            threading.Thread(target=self._guard, args=(conn,), daemon=True).start()
-
-    def _guard(self, conn: socket.socket) -> None:
-        try:
-            self.handle(conn)
-        except OSError:
-            pass
-
-    def handle(self, conn: socket.socket) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        self.sock.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+from hostile import _Server  # noqa: E402  (one loopback test-server base for the suite)
 
 
 class SilentServer(_Server):
@@ -390,7 +339,7 @@ class SilentServer(_Server):
     def handle(self, conn: socket.socket) -> None:
         if self.answer_ssl:
             conn.settimeout(30)
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 head = conn.recv(8)
                 if len(head) < 8:
                     return
@@ -399,7 +348,7 @@ class SilentServer(_Server):
                     conn.sendall(b"N")
                     continue
                 break  # the startup packet: never answer it
-        self._stop.wait()
+        self.stopping.wait()
 
 
 class BannerServer(_Server):
@@ -412,7 +361,7 @@ class BannerServer(_Server):
 
     def handle(self, conn: socket.socket) -> None:
         conn.sendall(self.banner)
-        self._stop.wait()
+        self.stopping.wait()
 
 
 def _recv_exact(conn: socket.socket, n: int) -> bytes:

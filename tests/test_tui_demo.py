@@ -115,3 +115,22 @@ def test_demo_plain_mode_under_dumb_terminal(cli):
     assert r.returncode == 1, r.stderr
     assert "pg.ssl_required_unsupported" in r.stdout
     assert "\x1b[" not in r.stdout + r.stderr  # no full-screen escape stream
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+async def test_wizard_replays_each_scenario(name):
+    """The full-screen wizard (headless, 80x24) reaches each scenario's verdict and shows it."""
+    from textual.widgets import Static
+    from tui_helpers import demo, wait_until
+
+    from tui.wizard import VerdictScreen, WizardApp
+
+    rec, ctx, runner = demo(name)
+    app = WizardApp(ctx, symptom=rec.symptom, runner=runner, title=f"demo: {rec.title}", low_bandwidth=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, VerdictScreen))
+        report = pilot.app.screen.report
+        verdict, cause, code = EXPECTED[name]
+        assert (report.verdict, report.root_cause.id if report.root_cause else None, report.exit_code) == (verdict, cause, code)
+        shown = str(pilot.app.screen.query_one("#verdict", Static).render())
+        assert (cause or "HEALTHY") in shown

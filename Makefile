@@ -1,7 +1,7 @@
 PY ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: test setup demo screenshots bench dist clean
+.PHONY: test setup demo demos screenshots bench dist clean
 
 ## the README's test command: installs what the tests need, then runs them
 test: setup
@@ -13,6 +13,10 @@ setup:
 demo:
 	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
 	$(PY) -m tui demo
+
+## re-record the bundled demo walks (diagnostics/demo/) against real environments (root)
+demos:
+	$(PY) scripts/record-demos
 
 ## SVG screenshots of every wizard screen, from the demo recordings
 screenshots:

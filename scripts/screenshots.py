@@ -64,7 +64,7 @@ async def main() -> None:
 
     await shoot(WizardApp(live, symptom=rec.symptom, color_system="truecolor"), "start", start)
 
-    for name in ("fly-ssl-require", "healthy"):
+    for name in recording.demo_scenarios():
         rec, ctx, runner = scenario(name)
         await shoot(WizardApp(ctx, symptom=rec.symptom, runner=runner, title=f"demo: {rec.title}", color_system="truecolor"), f"verdict-{name}", at_verdict)
 

@@ -60,12 +60,12 @@ class Config:
 
 
 class StandIn:
-    def __init__(self, config: Config | None = None, site: bool = False, tls_cert: tuple[str, str] | None = None):
+    def __init__(self, config: Config | None = None, site: bool = False, tls_cert: tuple[str, str] | None = None, port: int = 0, host: str = "127.0.0.1"):
         self.config = config or Config()
         self.site = site
         self.requests: list[tuple[str, str, dict]] = []
         handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         if tls_cert:
             sc = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -80,7 +80,7 @@ class StandIn:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.server.server_address[0]}:{self.port}"
 
     def start(self) -> "StandIn":
         self.thread.start()

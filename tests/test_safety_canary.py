@@ -38,7 +38,7 @@ def project(tmp: Path, database_url: str, toml_extra: str = "") -> Path:
     (tmp / ".env").write_text(f"DATABASE_URL={database_url}\nCONVEX_DEPLOY_KEY=prod:acme-otter-123|{HEX}\n")
     (tmp / ".env.local").write_text(f"CONVEX_SELF_HOSTED_ADMIN_KEY='convex-self-hosted|{HEX}'\nAPI_TOKEN={TOKEN}\n")
     (tmp / "fly.toml").write_text(f'app = "acme-web"\n# old password was {PW}\n[env]\n  API_TOKEN = "{TOKEN}"\n{toml_extra}')
-    (tmp / "backend.env").write_text(f"POSTGRES_URL={database_url.rsplit('/', 1)[0]}\nINSTANCE_SECRET={HEX}\nDO_NOT_REQUIRE_SSL=1\n")
+    (tmp / "backend.env").write_text(f"POSTGRES_URL={database_url.rsplit('/', 1)[0]}\nINSTANCE_NAME=app\nINSTANCE_SECRET={HEX}\nDO_NOT_REQUIRE_SSL=1\n")
     return tmp
 
 

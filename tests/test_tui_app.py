@@ -71,12 +71,12 @@ async def test_rerun_to_verify_walks_again():
 
 async def test_cancel_a_hanging_probe_keeps_the_ui_answering():
     rec, ctx, replay = demo("fly-ssl-require")
-    runner = HangingRunner(replay, "pg.dns")
+    runner = HangingRunner(replay, "fly.dns")
     app = WizardApp(ctx, symptom=rec.symptom, runner=runner, color_system="truecolor")
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: runner.started.is_set())
         walk = app.screen
-        assert walk.views["pg.dns"].status == "running"
+        assert walk.views["fly.dns"].status == "running"
         await pilot.press("question_mark")  # the UI answers keys while the probe hangs
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
@@ -84,7 +84,7 @@ async def test_cancel_a_hanging_probe_keeps_the_ui_answering():
         await pilot.press("escape")  # cancel the running check
         await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen))
         assert app.report.verdict == "inconclusive"
-        step = next(s for s in app.report.steps if s.node == "pg.dns")
+        step = next(s for s in app.report.steps if s.node == "fly.dns")
         assert (step.outcome, step.status) == ("cancelled", "skipped")
 
 

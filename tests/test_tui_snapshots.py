@@ -61,7 +61,7 @@ def test_walk(snap_compare, colours):
 
 
 @pytest.mark.parametrize("colours", COLOURS)
-@pytest.mark.parametrize("name", ["fly-ssl-require", "healthy"])
+@pytest.mark.parametrize("name", ["fly-ssl-require", "healthy", "db-machine-stopped", "convex-cloud-flycast", "self-hosted-db-in-url"])
 def test_verdict(snap_compare, name, colours):
     check(snap_compare, demo_app(name, colours), run_before=at_verdict)
 

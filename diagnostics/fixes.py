@@ -350,6 +350,8 @@ def edit_text(text: str, edits: Iterable[Edit]) -> tuple[str, list[str]]:
         raise FixError("the change would leave fly.toml unreadable; left alone (edit it by hand)") from None
     if "\r\n" in text and not re.search(r"(?<!\r)\n", text):
         new = re.sub(r"(?<!\r)\n", "\r\n", new)  # a CRLF file stays CRLF
+    if new == text:  # edits that cancel out (set, then remove) change nothing
+        return text, []
     return new, changes
 
 

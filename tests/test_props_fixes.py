@@ -52,3 +52,9 @@ def test_edits_read_back_as_intended(name, edits):
     if not edits:
         assert new == old and changes == []
     assert (new != old) == bool(changes)
+
+
+def test_edits_that_cancel_out_report_no_change():
+    old = CORPUS["dotted_keys"]
+    new, changes = fixes.edit_text(old, [fixes.set_env("A", ""), fixes.remove_env("A")])
+    assert new == old and changes == []

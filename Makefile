@@ -14,5 +14,9 @@ demo:
 	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
 	$(PY) -m tui demo
 
+## time to verdict, start-up and footprint (run `make setup` first); writes bench/results.{md,json}
+bench:
+	$(PY) -m bench
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -1,0 +1,78 @@
+"""Footprint: peak RSS, and the bytes a walk writes to an 80x24 terminal (what
+crosses an SSH link), measured in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import sys
+import termios
+import time
+
+from .alternatives import ROOT
+
+QUIT_KEYS = [b"q", b"\x11", b"\x03"]  # q, ctrl+q, ctrl+c: one each time the screen goes idle
+
+
+def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24, idle_s: float = 2.0, bound: float = 60.0) -> dict:
+    """Run `cmd` on a pty of cols x rows; count every byte it writes. If it
+    sits idle (a finished walk waiting on its last screen), send the quit keys."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            os.chdir(cwd)
+            os.execvpe(cmd[0], cmd, env)
+        finally:
+            os._exit(127)
+    t0 = time.monotonic()
+    total = 0
+    last = t0
+    keys = list(QUIT_KEYS)
+    sent: list[str] = []
+    while True:
+        now = time.monotonic()
+        if now - t0 > bound:
+            os.kill(pid, signal.SIGKILL)
+            break
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            total += len(chunk)
+            last = time.monotonic()
+        elif total and time.monotonic() - last > idle_s:
+            if keys:
+                k = keys.pop(0)
+                os.write(fd, k)
+                sent.append(repr(k))
+                last = time.monotonic()
+            else:
+                os.kill(pid, signal.SIGTERM)
+                keys = None  # type: ignore[assignment]
+    _, status, usage = os.wait4(pid, 0)
+    os.close(fd)
+    return {
+        "bytes": total,
+        "seconds": round(time.monotonic() - t0, 3),
+        "maxrss_kb": usage.ru_maxrss,
+        "exit": os.waitstatus_to_exitcode(status),
+        "quit_keys_sent": sent,
+    }
+
+
+def terminal_walk(lab, env_for, replay_args: list[str], label: str) -> dict:
+    env = env_for(lab)
+    env["TERM"] = "xterm-256color"
+    env.pop("NO_COLOR", None)  # what a person's terminal gets
+    walk = pty_run([sys.executable, "-m", "tui", *replay_args], env, lab.home)
+    base = pty_run([sys.executable, str(ROOT / "bench" / "minimal_app.py")], env, lab.home)
+    return {"walk": {"what": label, **walk}, "minimal Textual app (first screen, then quit)": base}

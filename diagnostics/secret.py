@@ -68,7 +68,7 @@ class Secret:
 def remember(value: str) -> None:
     """Register a value that must never be printed (short values are too
     ambiguous to scrub from free text and are only masked structurally)."""
-    if value and len(value) >= 4:
+    if value and len(value) >= 4 and MASK not in value:  # an already-masked value is not a secret
         _known.add(value)
         # percent-encoded and shell-quoted forms travel too
         from urllib.parse import quote

@@ -106,6 +106,22 @@ def make_context(args):
                 parse_convex_url(flags[key])
             except UrlError as exc:
                 raise UsageError(f"--{key.replace('_', '-')}: {exc}")
+    if flags.get("resolver") or flags.get("wireguard_config"):
+        from diagnostics.probes.fly import parse_resolver, wireguard_dns
+
+        if flags.get("resolver"):
+            try:
+                parse_resolver(flags["resolver"])
+            except ValueError:
+                raise UsageError(f"--resolver: '{flags['resolver']}' is not ADDR or ADDR:PORT (e.g. fdaa::3, [fdaa:0:18::3]:53)")
+        if flags.get("wireguard_config"):
+            dns = wireguard_dns(flags["wireguard_config"])
+            if not dns:
+                raise UsageError(f"--wireguard-config: no readable `DNS =` line in {flags['wireguard_config']}")
+            try:
+                parse_resolver(dns)
+            except ValueError:
+                raise UsageError(f"--wireguard-config: the DNS = line '{dns}' is not an IP address")
     timeout = getattr(args, "timeout", 5.0) or 5.0
     if not (0 < timeout <= 600):
         raise UsageError("--timeout must be between 0 and 600 seconds")

@@ -39,21 +39,36 @@ def find_flyctl(ctx) -> str | None:
 
 @probe("context.where")
 async def where(ctx) -> Outcome:
+    return locate(ctx)
+
+
+def locate(ctx) -> Outcome:
+    """Where the walk runs. Tracks run concurrently, so the Fly nodes call this
+    too when the context track has not recorded `where` yet."""
     env = ctx.env
     fly_vars = {k: env[k] for k in FLY_VARS if env.get(k)}
     nameservers = resolv_nameservers()
     six_pn_hosts = hosts_has_6pn()
     flyctl = find_flyctl(ctx)
+    # fly.md §5.1 (FLY_* variables) and §1.1 (fly-local-6pn in /etc/hosts, fdaa::3 in resolv.conf)
     inside = bool(env.get("FLY_APP_NAME") and (env.get("FLY_MACHINE_ID") or env.get("FLY_ALLOC_ID")))
+    inside = inside or (six_pn_hosts and "fdaa::3" in nameservers)
     evidence = {
         "fly_env": fly_vars,
         "resolv_conf_nameservers": nameservers,
+        "resolv_conf_fdaa_3": "fdaa::3" in nameservers,
         "hosts_fly_local_6pn": six_pn_hosts,
         "flyctl": flyctl or "not found",
     }
+    requested = ctx.inputs.text("flyctl")
+    if requested and not flyctl:
+        evidence["flyctl"] = f"{requested} (given with --flyctl) is not an executable"
     if inside:
         where = "fly_machine"
-        summary = f"inside Fly machine {env.get('FLY_MACHINE_ID', '?')} of {env['FLY_APP_NAME']} ({env.get('FLY_REGION', '?')})"
+        summary = (
+            f"inside Fly machine {env.get('FLY_MACHINE_ID', '?')} of {env.get('FLY_APP_NAME', '?')} ({env.get('FLY_REGION', '?')})"
+            + ("; 6PN resolver fdaa::3" if "fdaa::3" in nameservers else "")
+        )
     elif flyctl:
         where = "laptop_flyctl"
         summary = f"outside Fly; flyctl at {flyctl}"
@@ -63,8 +78,10 @@ async def where(ctx) -> Outcome:
     facts = {"where": where}
     if flyctl:
         facts["flyctl_path"] = flyctl
+    elif requested:
+        facts["flyctl_requested_missing"] = True
     if inside:
-        facts.update(machine_app=env["FLY_APP_NAME"], machine_region=env.get("FLY_REGION", ""))
+        facts.update(machine_app=env.get("FLY_APP_NAME", ""), machine_region=env.get("FLY_REGION", ""))
     return Outcome(where, PASS, summary, evidence, facts)
 
 

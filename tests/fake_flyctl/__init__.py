@@ -1,0 +1,113 @@
+"""The stand-in flyctl: state builders and the environment that puts it first on PATH.
+
+The state file (JSON, named by $FAKE_FLYCTL_STATE):
+
+    {
+      "email": "dev@example.com",          # null: not logged in
+      "apps": {
+        "<name>": {
+          "org": "personal", "network": "",
+          "machines": [machine(...)],        # `fly machines list --json` entries
+          "ips": [ip(...)],                  # `fly ips list --json` entries
+          "secrets": [secret(...)],          # `fly secrets list --json` entries
+          "proxy_targets": {"5432": "127.0.0.1:54321"}   # where `fly proxy` really forwards
+        }
+      },
+      "proxy": {"tunnel_error": false, "dns_wait_s": 240, "bind_port": null},
+      "log": "/path/to/invocations.jsonl"    # optional: every argv, one JSON line each
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+BIN = Path(__file__).resolve().parent / "bin"
+
+
+def machine(id: str, state: str = "started", region: str = "iad", private_ip: str = "fdaa:0:1:a7b:1::2", role: str | None = "primary") -> dict:
+    """One `fly machines list --json` entry, snake_case (fly.md §6.2; role check §4.1)."""
+    checks = []
+    if role:
+        checks.append({"name": "role", "status": "passing", "output": role, "updated_at": "2026-11-01T00:00:00Z"})
+    return {
+        "id": id,
+        "name": f"m-{id[:6]}",
+        "state": state,
+        "region": region,
+        "image_ref": {
+            "registry": "registry-1.docker.io",
+            "repository": "flyio/postgres-flex",
+            "tag": "15.8",
+            "digest": "sha256:0",
+            "labels": {"fly.pg-manager": "repmgr", "fly.version": "v0.0.62"},
+        },
+        "instance_id": "01J0000000000000000000000",
+        "version": "01J0000000000000000000000",
+        "private_ip": private_ip,
+        "created_at": "2026-11-01T00:00:00Z",
+        "updated_at": "2026-11-01T00:00:00Z",
+        "config": {
+            "env": {"PRIMARY_REGION": region},
+            "init": {},
+            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
+            "metadata": {"fly-managed-postgres": "false", "fly_platform_version": "v2"},
+            "services": [
+                {"protocol": "tcp", "internal_port": 5432, "autostart": True, "ports": [{"port": 5432, "handlers": ["pg_tls"]}]},
+                {"protocol": "tcp", "internal_port": 5433, "autostart": True, "ports": [{"port": 5433, "handlers": ["pg_tls"]}]},
+            ],
+            "image": "flyio/postgres-flex:15.8",
+        },
+        "events": [],
+        "checks": checks,
+        "host_status": "ok",
+    }
+
+
+def ip(address: str, type: str = "private_v6", region: str = "global") -> dict:
+    """One `fly ips list --json` entry, PascalCase (fly.md §6.2)."""
+    return {
+        "ID": "ip_" + address.replace(":", "")[-6:],
+        "Address": address,
+        "Type": type,
+        "Region": region,
+        "CreatedAt": "2026-11-01T00:00:00Z",
+        "ServiceName": "",
+        "Network": {"Name": "", "Organization": {"Slug": "personal"}},
+    }
+
+
+def secret(name: str, status: str = "Deployed") -> dict:
+    """One `fly secrets list --json` entry (fly.md §6.2, statuses §6.3)."""
+    return {"name": name, "digest": "a1b2c3d4e5f60718", "status": status}
+
+
+class FakeFly:
+    """Writes the state file; `env()` puts the stand-in first on PATH."""
+
+    def __init__(self, tmp: Path, email: str | None = "dev@example.com"):
+        self.dir = Path(tmp)
+        self.state_path = self.dir / "fake-flyctl-state.json"
+        self.log_path = self.dir / "fake-flyctl-calls.jsonl"
+        self.state: dict = {"email": email, "apps": {}, "proxy": {}, "log": str(self.log_path)}
+
+    def app(self, name: str, org: str = "personal", **fields) -> dict:
+        a = {"org": org, "machines": [], "ips": [], "secrets": [], "proxy_targets": {}}
+        a.update(fields)
+        self.state["apps"][name] = a
+        return a
+
+    def write(self) -> "FakeFly":
+        self.state_path.write_text(json.dumps(self.state, indent=2))
+        return self
+
+    def env(self) -> dict:
+        self.write()
+        return {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "FAKE_FLYCTL_STATE": str(self.state_path)}
+
+    def calls(self) -> list[list[str]]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]

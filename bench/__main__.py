@@ -3,7 +3,7 @@ bench/results.json, bench/results.md and the README's Performance table.
 
     python -m bench                  # everything
     python -m bench -k standby       # only scenarios whose name contains a word (no files written)
-Environment: BENCH_RUNS (5), BENCH_SLOW_RUNS (3), BENCH_BOUND (30 s).
+Environment: BENCH_RUNS (3), BENCH_SLOW_RUNS (2), BENCH_STARTUP_RUNS (5), BENCH_BOUND (30 s).
 """
 
 from __future__ import annotations

@@ -21,12 +21,13 @@ NPM_DIR = WORK / "npm"
 BOUND_S = float(os.environ.get("BENCH_BOUND", "30"))
 
 
-def clean_env(home: str) -> dict:
+def clean_env(home: str, extra: dict | None = None) -> dict:
     """The machine's environment without anything that would change what a tool
     does on its own: no PG* variables, no ~/.pgpass or ~/.psqlrc, no URLs."""
     drop = ("PG", "DATABASE_URL", "POSTGRES_URL", "CONVEX", "FLY_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(HOME=home, NO_COLOR="1", LC_ALL="C.UTF-8")
+    env.update(extra or {})
     return env
 
 
@@ -50,7 +51,7 @@ class Alternative:
 def _psql(env, lab, bound: float) -> measure.Run:
     # `psql "$DATABASE_URL"` with stdin not a terminal: it connects, reads no
     # command and exits. Run in its own session so it cannot prompt on a tty.
-    return measure.run([*env.wrap, "psql", env.url], env=clean_env(lab.home), cwd=lab.home, bound=bound)
+    return measure.run([*env.wrap, "psql", env.url], env=clean_env(lab.home, env.env), cwd=lab.home, bound=bound)
 
 
 def convex_cli() -> Path | None:
@@ -73,7 +74,7 @@ def install_convex_cli() -> Path:
 
 def _convex_network_test(env, lab, bound: float) -> measure.Run:
     cli = install_convex_cli()
-    e = clean_env(lab.home)
+    e = clean_env(lab.home, env.env)
     e["CI"] = "1"  # no spinner animation in the captured output
     return measure.run([*env.wrap, str(cli), "network-test", "--url", env.convex_url], env=e, cwd=lab.home, bound=bound)
 

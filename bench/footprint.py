@@ -15,7 +15,10 @@ import time
 
 from .alternatives import ROOT
 
-QUIT_KEYS = [b"q", b"\x11", b"\x03"]  # q, ctrl+q, ctrl+c: one each time the screen goes idle
+# Sent one at a time, each when the screen has been still for idle_s: Enter (a
+# start screen), v (the verdict), then q, ctrl+q, ctrl+c to leave. A plain-mode
+# walk exits on its own before any is needed.
+KEYS = [b"\r", b"v", b"q", b"\x11", b"\x03"]
 
 
 def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24, idle_s: float = 2.0, bound: float = 60.0) -> dict:
@@ -32,7 +35,7 @@ def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24,
     t0 = time.monotonic()
     total = 0
     last = t0
-    keys = list(QUIT_KEYS)
+    keys = list(KEYS)
     sent: list[str] = []
     while True:
         now = time.monotonic()
@@ -65,7 +68,7 @@ def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24,
         "seconds": round(time.monotonic() - t0, 3),
         "maxrss_kb": usage.ru_maxrss,
         "exit": os.waitstatus_to_exitcode(status),
-        "quit_keys_sent": sent,
+        "keys_sent": sent,
     }
 
 
@@ -73,6 +76,8 @@ def terminal_walk(lab, env_for, replay_args: list[str], label: str) -> dict:
     env = env_for(lab)
     env["TERM"] = "xterm-256color"
     env.pop("NO_COLOR", None)  # what a person's terminal gets
-    walk = pty_run([sys.executable, "-m", "tui", *replay_args], env, lab.home)
-    base = pty_run([sys.executable, str(ROOT / "bench" / "minimal_app.py")], env, lab.home)
-    return {"walk": {"what": label, **walk}, "minimal Textual app (first screen, then quit)": base}
+    out = {"walk": {"what": label, **pty_run([sys.executable, "-m", "tui", *replay_args], env, lab.home)}}
+    if (ROOT / "tui" / "app.py").exists():
+        out["walk --low-bandwidth"] = {"what": label + " with --low-bandwidth", **pty_run([sys.executable, "-m", "tui", *replay_args, "--low-bandwidth"], env, lab.home)}
+    out["minimal Textual app (first screen, then quit)"] = pty_run([sys.executable, str(ROOT / "bench" / "minimal_app.py")], env, lab.home)
+    return out

@@ -173,3 +173,59 @@ class Lab:
 
     def closed_port(self) -> int:
         return free_port()
+
+    # ------------------------------------------------------------ Fly
+    @property
+    def sixpn(self):
+        """The emulated 6PN of tests/sixpn.py with a small set of apps: `pgdb`
+        (running), `sleepydb` (machines stopped), `noflydb` (no Flycast IP),
+        `lostdb` (a black-holed 6PN address). Needs root and dnsmasq."""
+
+        def build():
+            from sixpn import BLACKHOLE_IP, FLYCAST_IP, MACHINE_IP, PG_IP, SixPN
+
+            six = SixPN(
+                aaaa={
+                    "web.internal": [MACHINE_IP],
+                    "pgdb.internal": [PG_IP],
+                    "pgdb.flycast": [FLYCAST_IP],
+                    "noflydb.internal": [PG_IP],
+                    "lostdb.internal": [BLACKHOLE_IP],
+                },
+                txt={
+                    "_apps.internal": ["web,pgdb,sleepydb,noflydb,lostdb"],
+                    "vms.pgdb.internal": ["e784079b449483 iad"],
+                    "all.vms.pgdb.internal": ["e784079b449483 iad"],
+                    "vms.noflydb.internal": ["148e2d5b0e3d89 iad"],
+                    "all.vms.noflydb.internal": ["148e2d5b0e3d89 iad"],
+                    "all.vms.sleepydb.internal": ["9080e215c0d587 iad"],
+                    "vms.lostdb.internal": ["1781e92be67158 iad"],
+                    "all.vms.lostdb.internal": ["1781e92be67158 iad"],
+                },
+            )
+            self.stack.callback(six.close)
+            six.start()
+            pg = six.start_pg()
+            pg.add_role(APP_USER, APP_PW)
+            pg.psql(f'CREATE DATABASE "{APP_DB}" OWNER {APP_USER}')
+            return six
+
+        return self._get("sixpn", build)
+
+    def fakefly(self, change=None) -> dict:
+        """The stand-in flyctl (tests/fake_flyctl) on a laptop: apps `web` and
+        `mydb`, whose `fly proxy` forwards to the primary. `change(state)` makes
+        the fault. Returns the environment that puts it first on PATH."""
+        from fake_flyctl import FakeFly, ip, machine, secret
+
+        f = FakeFly(Path(tempfile.mkdtemp(prefix="fcpbench-fly-")))
+        f.app("web", secrets=[secret("DATABASE_URL")])
+        f.app(
+            "mydb",
+            machines=[machine("e784079b449483", role="primary")],
+            ips=[ip("fdaa:0:1::5")],
+            proxy_targets={"5432": f"127.0.0.1:{self.primary.port}"},
+        )
+        if change:
+            change(f.state)
+        return f.env()

@@ -18,17 +18,22 @@ def mb(kb) -> str:
     return f"{kb / 1024:.0f} MB"
 
 
-def fcp_cell(row) -> tuple[str, str]:
+def fcp_cell(row, walk: bool = False) -> tuple[str, str]:
     f = row.get("fcp_doctor")
     if not f:
         return f"not measured: {row.get('skipped', '')}", "—"
     n = len(f["runs"])
     ok = "yes" if f["correct"] == n else f"**no** ({f['correct']}/{n}; said `{f['said']}`)"
-    return f"{sec(f['median_s'])} ({sec(f['max_s'])})", ok
+    t = f"{sec(f['median_s'])} ({sec(f['max_s'])})"
+    if walk and f.get("walk_median_s") is not None:
+        t += f"; walk {sec(f['walk_median_s'])}"
+    return t, ok
 
 
 def alt_cells(a: dict) -> tuple[str, str, str]:
     """(time, ratio, named) for one alternative."""
+    if a.get("none"):
+        return "—", "—", "—"
     if a.get("skipped"):
         return "not run", "—", a["skipped"]
     if a.get("documented"):
@@ -59,12 +64,14 @@ def verdict_table(result, short: bool = False) -> list[str]:
             "|---|---|---|---|---|---|---|---|",
         ]
     for row in result["verdicts"]:
-        t, ok = fcp_cell(row)
+        t, ok = fcp_cell(row, walk=not short)
         if short and not row.get("fcp_doctor"):
             t = "not measured"
-        alts = row["alternatives"] or {"—": {"skipped": "none"}}
+        alts = row["alternatives"] or {"—": {"none": True}}
         for key, a in alts.items():
             at, ratio, named = alt_cells(a)
+            if short:
+                named = named.split(":")[0]
             label = key.replace(" (documented)", "")
             if short:
                 lines.append(f"| {row['name']} | {t} | {ok} | {label} | {at} | {named} |")
@@ -89,7 +96,10 @@ def markdown(result) -> str:
         "expected `root_cause.id` and exit code. psql: `psql \"$DATABASE_URL\"` with its defaults (no connect_timeout), "
         f"stdin not a terminal, same runs; where it never returns it is cut at {st['bound_s']:.0f} s after one run, "
         "alongside fcp-doctor's runs, and shown as \"> bound\" (libpq then waits on the kernel's TCP retries, about 2 min, "
-        "or forever on a server that accepts and never answers). \"Named the cause\" is judged from what the tool printed.",
+        "or forever on a server that accepts and never answers). \"Named the cause\" is judged from what the tool printed. "
+        "psql's `could not translate host name` counts as naming an unknown app (that name does not exist), not stopped machines "
+        "or a missing Flycast IP (those names exist, with no address). "
+        "\"walk\" is the report's own `elapsed_ms`: the rest of fcp-doctor's time is Python start-up, imports and exit.",
         "",
         *verdict_table(result),
         "",
@@ -129,7 +139,7 @@ def markdown(result) -> str:
     fs = result["first_screen"]
     L += [
         "",
-        "`--json` writes its one document at the end, so its first byte is its exit; plain `diagnose` prints its header first.",
+        "`--json` writes its one document when the walk ends; from that first byte to exit is interpreter shutdown (no Python frame runs then). Plain `diagnose` prints its header first.",
         "",
         f"First screen ({fs['method']}). fcp-doctor ran as: {fs['mode']}.",
         "",
@@ -146,9 +156,13 @@ def markdown(result) -> str:
         "## Footprint",
         "",
         f"- Peak RSS of a full headless walk (healthy stack): {mb(fp['headless_walk_maxrss_kb'])}; the largest of every walk above: {mb(fp['all_walks_maxrss_kb'])}.",
-        f"- On an 80x24 pseudo-terminal ({fp['wizard_mode']}): {tw['walk']['what']} wrote {tw['walk']['bytes']:,} bytes, peak RSS {mb(tw['walk']['maxrss_kb'])}"
-        + (f" (quit keys sent: {', '.join(tw['walk']['quit_keys_sent'])})" if tw["walk"]["quit_keys_sent"] else "")
-        + ".",
+        *[
+            f"- On an 80x24 pseudo-terminal ({fp['wizard_mode']}): {w['what']} wrote {w['bytes']:,} bytes in {w['seconds']:.1f} s, peak RSS {mb(w['maxrss_kb'])}"
+            + (f" (keys sent when the screen was still: {', '.join(w['keys_sent'])})" if w["keys_sent"] else "")
+            + "."
+            for k, w in tw.items()
+            if k.startswith("walk")
+        ],
         f"- The minimal Textual app, for scale: {tw['minimal Textual app (first screen, then quit)']['bytes']:,} bytes for its first screen, peak RSS {mb(tw['minimal Textual app (first screen, then quit)']['maxrss_kb'])}.",
         "",
     ]

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import measure
 from .alternatives import ROOT
 
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+RUNS = int(os.environ.get("BENCH_STARTUP_RUNS", "5"))
 WIZARD = ROOT / "tui" / "app.py"
 
 
@@ -75,7 +75,7 @@ def first_screens(lab, env_for, url: str) -> dict:
     prefix = "env -i " + " ".join(f"{k}={shlex.quote(v)}" for k, v in keep.items()) + " TERM=xterm-256color "
     cd = f"cd {shlex.quote(lab.home)} && "
     commands = {
-        "fcp-doctor (the wizard, live walk)": cd + prefix + shlex.join([sys.executable, "-m", "tui", "--database-url", url]),
+        "fcp-doctor, live walk": cd + prefix + shlex.join([sys.executable, "-m", "tui", "--database-url", url]),
         "minimal Textual app": cd + prefix + shlex.join([sys.executable, str(ROOT / "bench" / "minimal_app.py")]),
     }
     t = Tmux()

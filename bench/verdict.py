@@ -11,12 +11,12 @@ import threading
 from . import alternatives, measure
 from .alternatives import ALTERNATIVES, BOUND_S, ROOT, clean_env, first_line
 
-RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-SLOW_RUNS = int(os.environ.get("BENCH_SLOW_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SLOW_RUNS = int(os.environ.get("BENCH_SLOW_RUNS", "2"))
 
 
-def fcp_env(lab) -> dict:
-    env = clean_env(lab.home)
+def fcp_env(lab, extra: dict | None = None) -> dict:
+    env = clean_env(lab.home, extra)
     env["PYTHONPATH"] = str(ROOT)
     return env
 
@@ -25,17 +25,18 @@ def fcp_cmd(env, *extra: str) -> list[str]:
     return [*env.wrap, sys.executable, "-m", "tui", "diagnose", "--json", *extra, *env.fcp_args]
 
 
-def judge(scenario, r: measure.Run) -> tuple[bool, str]:
-    """(correct, what it said): the root cause id, or healthy, with the exit code."""
+def judge(scenario, r: measure.Run) -> tuple[bool, str, int | None]:
+    """(correct, what it said, the walk's own elapsed_ms): the root cause id, or
+    healthy, with the exit code."""
     try:
         doc = json.loads(r.stdout)
     except ValueError:
-        return False, f"no JSON (exit {r.rc}): {first_line(r.stderr)}"
+        return False, f"no JSON (exit {r.rc}): {first_line(r.stderr)}", None
     rc = doc.get("root_cause") or {}
     said = rc.get("id") or doc.get("verdict", "?")
     if scenario.expect is None:
-        return doc.get("verdict") == "healthy" and r.rc == 0, said
-    return rc.get("id") == scenario.expect and r.rc == 1, said
+        return doc.get("verdict") == "healthy" and r.rc == 0, said, doc.get("elapsed_ms")
+    return rc.get("id") == scenario.expect and r.rc == 1, said, doc.get("elapsed_ms")
 
 
 def run_scenario(scenario, lab, log) -> dict:
@@ -71,14 +72,15 @@ def run_scenario(scenario, lab, log) -> dict:
             alts[key] = _alt(scenario, alt, env, lab, runs)
     fcp_runs = []
     for _ in range(runs):
-        r = measure.run(fcp_cmd(env), env=fcp_env(lab), cwd=lab.home, bound=120)
-        ok, said = judge(scenario, r)
-        fcp_runs.append({"wall_s": r.wall_s, "rc": r.rc, "maxrss_kb": r.maxrss_kb, "said": said, "correct": ok})
+        r = measure.run(fcp_cmd(env), env=fcp_env(lab, env.env), cwd=lab.home, bound=120)
+        ok, said, walk_ms = judge(scenario, r)
+        fcp_runs.append({"wall_s": r.wall_s, "walk_ms": walk_ms, "rc": r.rc, "maxrss_kb": r.maxrss_kb, "said": said, "correct": ok})
     for t in background:
         t.join()
     s = measure.stats([x["wall_s"] for x in fcp_runs])
     row["fcp_doctor"] = {
         **s,
+        "walk_median_s": measure.stats([x["walk_ms"] / 1000 for x in fcp_runs if x["walk_ms"] is not None])["median_s"],
         "correct": sum(x["correct"] for x in fcp_runs),
         "said": fcp_runs[-1]["said"],
         "runs": fcp_runs,

@@ -17,6 +17,7 @@ class Env:
     url: str | None = None  # the Postgres URL, for psql
     convex_url: str | None = None  # for `npx convex network-test --url`
     wrap: list[str] = field(default_factory=list)  # a command prefix, e.g. `ip netns exec NS`
+    env: dict = field(default_factory=dict)  # extra environment for every tool run here
 
 
 @dataclass

@@ -173,17 +173,42 @@ def readme_section(result) -> str:
     fs = result["first_screen"]["results"]
     st = result["startup"]["diagnose --json"]
     fp = result["footprint"]
+    rows, alone = [], []
+    for row in result["verdicts"]:
+        t, ok = fcp_cell(row)
+        if not row.get("fcp_doctor"):
+            t = "not measured"
+        if not row["alternatives"]:
+            alone.append(row)
+            continue
+        cells = []
+        for key, a in row["alternatives"].items():
+            at, _, named = alt_cells(a)
+            cells.append(f"{key.replace(' (documented)', '')} {at}, {named.split(':')[0]}")
+        rows.append(f"| {row['name']} | {t} | {ok} | {'; '.join(cells)} |")
     lines = [
         START,
-        f"From `make bench` ({result['when']}, {result['machine']['cpus']} shared CPUs, loopback; full tables in "
-        "[bench/results.md](bench/results.md)). Time from start to verdict, median; psql run with its defaults "
-        f"and cut at {result['settings']['bound_s']:.0f} s:",
+        f"From `make bench` ({result['when']}, {result['machine']['cpus']} shared CPUs, everything on loopback or in "
+        "network namespaces; full tables in [bench/results.md](bench/results.md)). Time from start to verdict, median (max); "
+        f"psql with its defaults, cut at {result['settings']['bound_s']:.0f} s:",
         "",
-        *verdict_table(result, short=True),
+        "| fault | fcp-doctor | verdict right | what people use today: time, named the cause? |",
+        "|---|---|---|---|",
+        *rows,
+    ]
+    if alone:
+        fc = [r["fcp_doctor"] for r in alone if r.get("fcp_doctor")]
+        right = sum(f["correct"] == len(f["runs"]) for f in fc)
+        lines += [
+            "",
+            f"With no other tool to compare (the stand-in flyctl): {'; '.join(r['name'] for r in alone)}. "
+            f"{right}/{len(fc)} right, {sec(min(f['median_s'] for f in fc))} to {sec(max(f['median_s'] for f in fc))}.",
+        ]
+    lines += [
         "",
         f"Start-up: `diagnose --json` exits in {sec(st['exit']['median_s'])} on a healthy stack; first screen "
         + ", ".join(f"{k} {sec(v['median_s'])}" for k, v in fs.items())
-        + f". Peak RSS of a headless walk: {mb(fp['headless_walk_maxrss_kb'])}.",
+        + f" (fcp-doctor ran as: {result['first_screen']['mode']}). Peak RSS of a headless walk: {mb(fp['headless_walk_maxrss_kb'])}.",
         END,
     ]
     return "\n".join(lines)

@@ -19,7 +19,7 @@ WIZARD = ROOT / "tui" / "app.py"
 
 
 def wizard_mode() -> str:
-    return "wizard" if WIZARD.exists() else "plain line mode (tui/app.py is not in this tree)"
+    return "the wizard" if WIZARD.exists() else "plain line mode (tui/app.py is not in this tree)"
 
 
 def diagnose_startup(lab, env_for, url: str) -> dict:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from . import alternatives, footprint, report, startup, verdict
 from .alternatives import ROOT, WORK
-from .lab import APP_DB, APP_PW, APP_USER, Lab
+from .lab import APP_DB, APP_PW, APP_USER, SUPERPASS, Lab
 from .scenarios import ALL
 
 
@@ -100,9 +100,14 @@ def main(argv=None) -> int:
         lab.close()
     result["total_s"] = round(time.monotonic() - t_start, 1)
     out = ROOT / "bench"
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = report.markdown(result)
-    (out / "results.md").write_text(md)
+    text = json.dumps(result, indent=2) + "\n"
+    for pw in (APP_PW, SUPERPASS, "not-the-password"):  # tools' output is kept: never a password in it
+        if pw in text:
+            log("a password appeared in a tool's output; masked in the results")
+            text = text.replace(pw, "****")
+    result = json.loads(text)
+    (out / "results.json").write_text(text)
+    (out / "results.md").write_text(report.markdown(result))
     report.update_readme(ROOT / "README.md", result)
     log(f"wrote bench/results.md, bench/results.json and README's Performance section ({result['total_s']} s)")
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pgcluster import PgBouncer, PgCluster, free_port  # noqa: E402
+from pgcluster import SUPERPASS, PgBouncer, PgCluster, free_port  # noqa: E402,F401
 
 APP_USER, APP_PW = "app", "app-Pw-5d81x"
 APP_DB = "app"

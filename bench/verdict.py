@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 
@@ -97,14 +98,18 @@ def run_scenario(scenario, lab, log) -> dict:
 
 
 def _alt(scenario, alt, env, lab, runs: int) -> dict:
-    results = [alt.run(env, lab, BOUND_S) for _ in range(runs)]
+    bound = alt.bound or BOUND_S
+    try:
+        results = [alt.run(env, lab, bound) for _ in range(runs)]
+    except (OSError, subprocess.CalledProcessError) as exc:  # e.g. npm could not install the convex package
+        return {"command": alt.command, "skipped": f"could not run: {first_line(str(exc))}"}
     last = results[-1]
     over = any(r.timed_out for r in results)
     out = {
         "command": alt.command,
         **measure.stats([r.wall_s for r in results]),
         "over_bound": over,
-        "bound_s": BOUND_S,
+        "bound_s": bound,
         "rc": last.rc,
         "said": first_line(last.stderr) or first_line(last.stdout) or ("(still waiting, killed at the bound)" if over else "(nothing: connected)"),
         "named": alternatives.named(scenario.names.get(alt.key), last) if scenario.expect else None,

@@ -79,7 +79,7 @@ def _scenarios() -> list[Scenario]:
         Scenario("Convex: site URL without /http", "convex", "convex.site_url_missing_http_prefix",
                  standin(site_url=True, http_routes={}), NT, {"convex network-test": r"/http"}),
         Scenario("Convex: admin key rejected", "convex", "convex.admin_key_invalid",
-                 standin(key=WRONG_KEY), NT, {"convex network-test": r"admin key|BadAdminKey"}),
+                 standin(key=WRONG_KEY), NT, {"convex network-test": r"BadAdminKey|InvalidAdminKey|admin key (is )?(invalid|rejected)"}),
         Scenario("Convex: backend origins empty", "convex", "convex.origin_mismatch",
                  standin(key="right", http_routes={}, cloud_origin="", site_origin=""), NT, {"convex network-test": r"ORIGIN"}),
         Scenario("Convex: Cloud with a Flycast database", "convex", "convex.cloud_private_database_host",

@@ -76,6 +76,7 @@ def main(argv=None) -> int:
         log("time to verdict")
         scenarios = [s for s in ALL if not args.only or args.only in s.name]
         result["verdicts"] = [verdict.run_scenario(s, lab, log) for s in scenarios]
+        verdict.finish(result["verdicts"], log)
         if args.only:
             return 0
         result["convex_runner"] = {

@@ -31,12 +31,23 @@ def clean_env(home: str, extra: dict | None = None) -> dict:
     return env
 
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def first_line(text: str) -> str:
-    for line in text.splitlines():
+    for line in ANSI.sub("", text).splitlines():
         line = line.strip()
         if line:
             return line[:160]
     return ""
+
+
+def key_line(text: str) -> str:
+    """The line that carries the verdict: the first error or failure, else the first line."""
+    for line in ANSI.sub("", text).splitlines():
+        if re.search(r"error|FATAL|FAIL", line):
+            return line.strip()[:160]
+    return first_line(text)
 
 
 @dataclass

@@ -92,25 +92,30 @@ def markdown(result) -> str:
         "## Time to verdict",
         "",
         f"fcp-doctor: `python -m tui diagnose --json --database-url URL` with its defaults (`--timeout 5`), {st['runs']} runs "
-        f"({st['slow_runs']} where the verdict waits on a timeout), wall time from start to exit, verdict checked against the "
+        f"({st['slow_runs']} where the verdict waits on a timeout), wall time from start to exit (Fly and Convex rows add the `--symptom` and inputs the tests give), verdict checked against the "
         "expected `root_cause.id` and exit code. psql: `psql \"$DATABASE_URL\"` with its defaults (no connect_timeout), "
-        f"stdin not a terminal, same runs; where it never returns it is cut at {st['bound_s']:.0f} s after one run, "
-        "alongside fcp-doctor's runs, and shown as \"> bound\" (libpq then waits on the kernel's TCP retries, about 2 min, "
+        f"stdin not a terminal, same runs; where it never returns it is run once, cut at {st['bound_s']:.0f} s "
+        "and shown as \"> bound\" (libpq then waits on the kernel's TCP retries, about 2 min, "
         "or forever on a server that accepts and never answers). \"Named the cause\" is judged from what the tool printed. "
         "psql's `could not translate host name` counts as naming an unknown app (that name does not exist), not stopped machines "
         "or a missing Flycast IP (those names exist, with no address). "
+        "The bounded runs wait in the background while the next scenarios are measured (they use no CPU while waiting). "
         "\"walk\" is the report's own `elapsed_ms`: the rest of fcp-doctor's time is Python start-up, imports and exit.",
         "",
         *verdict_table(result),
         "",
-        "What the other tools printed (first line):",
+        "What each tool said (fcp-doctor: the verdict's title; the others: their first error line):",
         "",
         "| fault | tool | said |",
         "|---|---|---|",
     ]
     for row in result["verdicts"]:
+        if row.get("fcp_doctor") and row["alternatives"]:
+            title = row["fcp_doctor"]["runs"][-1].get("title", "").replace("|", "\\|")
+            L.append(f"| {row['name']} | fcp-doctor | {title[:110]} |")
         for key, a in row["alternatives"].items():
-            said = (a.get("said") or "").replace("|", "\\|")
+            said = re.sub(r'^psql: error: connection to server at "[^"]*", port \d+ failed: ', "psql: error: … failed: ", a.get("said") or "")
+            said = said.replace("|", "\\|")
             L.append(f"| {row['name']} | {key} | `{said[:110]}` |")
     doc = [r for r in result["verdicts"] for a in r["alternatives"].values() if a.get("documented")]
     if doc:

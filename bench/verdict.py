@@ -10,7 +10,7 @@ import sys
 import threading
 
 from . import alternatives, measure
-from .alternatives import ALTERNATIVES, BOUND_S, ROOT, clean_env, first_line
+from .alternatives import ALTERNATIVES, BOUND_S, ROOT, clean_env, first_line, key_line
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SLOW_RUNS = int(os.environ.get("BENCH_SLOW_RUNS", "2"))
@@ -26,18 +26,19 @@ def fcp_cmd(env, *extra: str) -> list[str]:
     return [*env.wrap, sys.executable, "-m", "tui", "diagnose", "--json", *extra, *env.fcp_args]
 
 
-def judge(scenario, r: measure.Run) -> tuple[bool, str, int | None]:
-    """(correct, what it said, the walk's own elapsed_ms): the root cause id, or
-    healthy, with the exit code."""
+def judge(scenario, r: measure.Run) -> tuple[bool, str, int | None, str]:
+    """(correct, what it said, the walk's own elapsed_ms, the verdict's title):
+    the root cause id, or healthy, with the exit code."""
     try:
         doc = json.loads(r.stdout)
     except ValueError:
-        return False, f"no JSON (exit {r.rc}): {first_line(r.stderr)}", None
+        return False, f"no JSON (exit {r.rc}): {first_line(r.stderr)}", None, ""
     rc = doc.get("root_cause") or {}
     said = rc.get("id") or doc.get("verdict", "?")
+    title = rc.get("title") or doc.get("verdict", "")
     if scenario.expect is None:
-        return doc.get("verdict") == "healthy" and r.rc == 0, said, doc.get("elapsed_ms")
-    return rc.get("id") == scenario.expect and r.rc == 1, said, doc.get("elapsed_ms")
+        return doc.get("verdict") == "healthy" and r.rc == 0, said, doc.get("elapsed_ms"), title
+    return rc.get("id") == scenario.expect and r.rc == 1, said, doc.get("elapsed_ms"), title
 
 
 def run_scenario(scenario, lab, log) -> dict:
@@ -65,8 +66,9 @@ def run_scenario(scenario, lab, log) -> dict:
         elif getattr(env, alt.needs, None) is None:
             alts[key] = {"command": alt.command, "skipped": f"the scenario gives no {alt.needs}"}
         elif scenario.slow:
-            # one bounded run, alongside fcp-doctor's runs (both only wait on the network)
-            t = threading.Thread(target=lambda k=key, a=alt: alts.__setitem__(k, _alt(scenario, a, env, lab, 1)))
+            # one bounded run in the background, alongside the scenarios that follow:
+            # it only waits on the network (joined by finish())
+            t = threading.Thread(target=lambda k=key, a=alt: alts.__setitem__(k, _alt(scenario, a, env, lab, 1)), daemon=True)
             t.start()
             background.append(t)
         else:
@@ -74,10 +76,8 @@ def run_scenario(scenario, lab, log) -> dict:
     fcp_runs = []
     for _ in range(runs):
         r = measure.run(fcp_cmd(env), env=fcp_env(lab, env.env), cwd=lab.home, bound=120)
-        ok, said, walk_ms = judge(scenario, r)
-        fcp_runs.append({"wall_s": r.wall_s, "walk_ms": walk_ms, "rc": r.rc, "maxrss_kb": r.maxrss_kb, "said": said, "correct": ok})
-    for t in background:
-        t.join()
+        ok, said, walk_ms, title = judge(scenario, r)
+        fcp_runs.append({"wall_s": r.wall_s, "walk_ms": walk_ms, "rc": r.rc, "maxrss_kb": r.maxrss_kb, "said": said, "title": title, "correct": ok})
     s = measure.stats([x["wall_s"] for x in fcp_runs])
     row["fcp_doctor"] = {
         **s,
@@ -86,15 +86,34 @@ def run_scenario(scenario, lab, log) -> dict:
         "said": fcp_runs[-1]["said"],
         "runs": fcp_runs,
     }
-    for key, a in alts.items():
-        if a.get("median_s") and s["median_s"]:
-            a["ratio"] = round(a["median_s"] / s["median_s"], 2)
-        elif a.get("seconds") and s["median_s"]:
-            a["ratio"] = round(a["seconds"] / s["median_s"], 1)
     row["alternatives"] = alts
-    log(f"  {scenario.name:<32} fcp-doctor {s['median_s']:.2f}s ({row['fcp_doctor']['correct']}/{runs} {row['fcp_doctor']['said']})  "
-        + "  ".join(f"{k} {_short(a)}" for k, a in alts.items()))
+    row["_pending"] = background
+    if not background:
+        _finish_row(row, log)
+    else:
+        log(f"  {scenario.name:<32} fcp-doctor {s['median_s']:.2f}s; the bounded run goes on in the background")
     return row
+
+
+def finish(rows: list[dict], log) -> None:
+    """Join the bounded background runs and fill in every ratio."""
+    for row in rows:
+        pending = row.pop("_pending", [])
+        for t in pending:
+            t.join()
+        if pending:
+            _finish_row(row, log)
+
+
+def _finish_row(row: dict, log) -> None:
+    f = row["fcp_doctor"]
+    for a in row["alternatives"].values():
+        if a.get("median_s") and f["median_s"]:
+            a["ratio"] = round(a["median_s"] / f["median_s"], 2)
+        elif a.get("seconds") and f["median_s"]:
+            a["ratio"] = round(a["seconds"] / f["median_s"], 1)
+    log(f"  {row['name']:<32} fcp-doctor {f['median_s']:.2f}s ({f['correct']}/{len(f['runs'])} {f['said']})  "
+        + "  ".join(f"{k} {_short(a)}" for k, a in row["alternatives"].items()))
 
 
 def _alt(scenario, alt, env, lab, runs: int) -> dict:
@@ -111,7 +130,7 @@ def _alt(scenario, alt, env, lab, runs: int) -> dict:
         "over_bound": over,
         "bound_s": bound,
         "rc": last.rc,
-        "said": first_line(last.stderr) or first_line(last.stdout) or ("(still waiting, killed at the bound)" if over else "(nothing: connected)"),
+        "said": key_line(last.stderr) or key_line(last.stdout) or ("(still waiting, killed at the bound)" if over else "(nothing: connected)"),
         "named": alternatives.named(scenario.names.get(alt.key), last) if scenario.expect else None,
         "ok": (last.rc == 0) if scenario.expect is None else None,
     }

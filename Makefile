@@ -14,6 +14,10 @@ demo:
 	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
 	$(PY) -m tui demo
 
+## SVG screenshots of every wizard screen, from the demo recordings
+screenshots:
+	$(PY) scripts/screenshots.py
+
 ## time to verdict, start-up and footprint (run `make setup` first); writes bench/results.{md,json}
 bench:
 	$(PY) -m bench

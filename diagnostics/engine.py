@@ -145,6 +145,8 @@ class Engine:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if done.done() and not done.cancelled():
+                done.exception()  # retrieved, so quitting the wizard mid-walk logs no "exception never retrieved"
             await self._close_resources()
         self.report = self._build_report(int((self.clock() - t0) * 1000))
         yield VerdictReady(self.report)

@@ -55,12 +55,12 @@ class InputValue:
 class Inputs:
     values: dict[str, InputValue] = field(default_factory=dict)
     cwd: Path = field(default_factory=Path.cwd)
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # raw: may hold secrets
     files_found: list[str] = field(default_factory=list)  # ".env.local", "fly.toml", ...
     problems: list[dict] = field(default_factory=list)  # {"file", "line", "message"}
-    fly_toml: dict | None = None
+    fly_toml: dict | None = field(default=None, repr=False)  # raw: [env] may hold a secret by mistake
     fly_toml_error: dict | None = None  # {"path", "line", "column", "message"}
-    dotenv: dict[str, dict[str, str]] = field(default_factory=dict)  # file -> {KEY: raw}
+    dotenv: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)  # file -> {KEY: raw}; raw: may hold secrets
     backend_env: dict[str, Any] | None = None  # KEY -> str | Secret
 
     def get(self, name: str) -> InputValue | None:
@@ -184,6 +184,10 @@ def read_fly_toml(path: Path) -> tuple[dict | None, dict | None]:
             "message": message,
             "text": redact(bad_line.strip())[:200],
         }
+    bad = _type_problem(doc)
+    if bad:
+        key, message = bad
+        return doc, {"path": str(path), "line": _line_of(text, key), "column": 1, "message": message, "text": redact(_line_text(text, key))[:200]}
     app = doc.get("app")
     if app is None:
         return doc, {"path": str(path), "line": 0, "column": 0, "message": "no `app = \"...\"` key", "text": ""}
@@ -196,6 +200,52 @@ def read_fly_toml(path: Path) -> tuple[dict | None, dict | None]:
             "text": "",
         }
     return doc, None
+
+
+def _type_problem(doc: dict) -> tuple[str, str] | None:
+    """(key, message) for the first value of the wrong type in the parts fcp-doctor
+    reads or fixes ([env], [http_service], [[services]]); fly deploy rejects them too."""
+
+    def port(where: str, key: str, v) -> tuple[str, str] | None:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 65536):
+            return key, f"{where} {key} must be a port number (got {type(v).__name__} {str(v)[:40]!r})"
+        return None
+
+    env = doc.get("env")
+    if env is not None:
+        if not isinstance(env, dict):
+            return "env", f"[env] must be a table (got {type(env).__name__})"
+        for k, v in env.items():
+            if isinstance(v, (dict, list)):
+                return k, f"[env] {k} must be a string, number or boolean (got {type(v).__name__})"
+    hs = doc.get("http_service")
+    if hs is not None:
+        if not isinstance(hs, dict):
+            return "http_service", f"[http_service] must be a table (got {type(hs).__name__})"
+        bad = port("[http_service]", "internal_port", hs.get("internal_port"))
+        if bad:
+            return bad
+    services = doc.get("services")
+    if services is not None:
+        if not isinstance(services, list) or not all(isinstance(x, dict) for x in services):
+            return "services", "[[services]] must be an array of tables"
+        for svc in services:
+            bad = port("[[services]]", "internal_port", svc.get("internal_port"))
+            if bad:
+                return bad
+            ports = svc.get("ports", [])
+            if not isinstance(ports, list) or not all(isinstance(x, dict) for x in ports):
+                return "ports", "[[services.ports]] must be an array of tables"
+            for pt in ports:
+                bad = port("[[services.ports]]", "port", pt.get("port"))
+                if bad:
+                    return bad
+    return None
+
+
+def _line_text(text: str, key: str) -> str:
+    n = _line_of(text, key)
+    return text.splitlines()[n - 1].strip() if n else ""
 
 
 def _line_of(text: str, key: str) -> int:

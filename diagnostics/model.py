@@ -103,9 +103,13 @@ class FixStep:
 class Fix:
     summary: str
     steps: list[FixStep] = field(default_factory=list)
+    patch: list = field(default_factory=list)  # diagnostics.fixes.Edit: config-file changes `--apply` can make
 
     def to_json(self) -> dict:
-        return {"summary": self.summary, "steps": [s.to_json() for s in self.steps]}
+        d = {"summary": self.summary, "steps": [s.to_json() for s in self.steps]}
+        if self.patch:
+            d["patch"] = [e.to_json() for e in self.patch]
+        return d
 
 
 @dataclass

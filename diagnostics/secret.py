@@ -22,15 +22,26 @@ SECRET_NAME = re.compile(
     r"(^|_)key$|^dsn$)",
     re.IGNORECASE,
 )
-# URL userinfo: scheme://user:password@  (password may hold anything but '@' and whitespace)
-_URL_USERINFO = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s'\"]*:)(?P<pw>[^@\s'\"]+)(?P<at>@)")
+# URL userinfo: scheme://user:password@ — the password runs to the LAST '@' of the token,
+# so an unescaped '@' in it cannot leak its tail.
+_URL_USERINFO = re.compile(r"(?P<pre>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s'\"]*:)(?P<pw>[^\s'\"]*)(?P<at>@)")
 # libpq key/value form: password=xyz
 _KV_PASSWORD = re.compile(r"(?P<pre>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.IGNORECASE)
 # Convex admin / deploy keys: "<name>|<hex>" (self-hosted) and "prod:<name>|<base64ish>" (deploy keys)
 _CONVEX_KEY = re.compile(r"(?P<pre>\b(?:(?:prod|dev|preview|project):)?[a-z0-9][a-z0-9-]*(?::[a-z0-9-]+)?\|)(?P<pw>[A-Za-z0-9+/=_-]{16,})")
-_AUTH_HEADER = re.compile(r"(?P<pre>\b(?:authorization|x-convex-token)\s*[:=]\s*(?:(?:bearer|convex|basic)\s+)?)(?P<pw>[^\s,'\"]+)", re.IGNORECASE)
-_ENV_SECRET_LINE = re.compile(
-    r"(?P<pre>\b(?P<name>[A-Z][A-Z0-9_]*(?:PASSWORD|SECRET|TOKEN|ADMIN_KEY|DEPLOY_KEY|API_KEY))\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)"
+# Authorization headers, bare or quoted as in JSON: the credential after the scheme word
+_AUTH_HEADER = re.compile(
+    r"(?P<pre>\b(?:proxy-)?(?:authorization|x-convex-token|x-api-key)\"?\s*[:=]\s*\"?(?:(?:bearer|convex|basic|token|flyv1)\s+)?)(?P<pw>[^\s,'\"]+)",
+    re.IGNORECASE,
+)
+# Fly API tokens: "FlyV1 fm2_..." and bare fm1/fm2/fo1 macaroons
+_FLY_TOKEN = re.compile(r"(?P<pre>\bFlyV1\s+|\b(?:fm1[ar]?|fm2|fo1)_)(?P<pw>[A-Za-z0-9_+/=,-]{8,})")
+# NAME=value, "name": "value" and (at a line start) NAME: value, when the name looks secret
+_NAMED_VALUE = re.compile(
+    r"(?P<pre>(?P<q>\"?)\b(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*=\s*)(?P<pw>'[^'\n]*'?|\"[^\"\n]*\"?|[^\s'\"]+)"
+    r"|(?P<jpre>\"(?P<jname>[A-Za-z_][A-Za-z0-9_.-]*)\"\s*:\s*)(?P<jpw>\"(?:[^\"\\]|\\.)*\")"
+    r"|(?P<ypre>^[ \t]*(?:-[ \t]+)?(?P<yname>[A-Z_][A-Z0-9_]*):[ \t]+)(?P<ypw>[^\s'\"#][^\n]*)",
+    re.MULTILINE,
 )
 
 
@@ -68,12 +79,17 @@ class Secret:
 def remember(value: str) -> None:
     """Register a value that must never be printed (short values are too
     ambiguous to scrub from free text and are only masked structurally)."""
-    if value and len(value) >= 4 and MASK not in value:  # an already-masked value is not a secret
-        _known.add(value)
-        # percent-encoded and shell-quoted forms travel too
-        from urllib.parse import quote
+    if not value or len(value) < 4 or MASK in value:  # an already-masked value is not a secret
+        return
+    import json
+    from urllib.parse import quote, quote_plus, unquote
 
-        _known.add(quote(value, safe=""))
+    # the forms a value travels in: as is, percent-encoded (upper or lower hex,
+    # '+' for spaces), decoded, and escaped inside JSON text
+    forms = {value, quote(value, safe=""), quote_plus(value, safe=""), unquote(value), json.dumps(value)[1:-1]}
+    for f in list(forms):
+        forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), f))
+    _known.update(f for f in forms if len(f) >= 4)
 
 
 def looks_secret(name: str) -> bool:
@@ -88,16 +104,29 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
     text = _URL_USERINFO.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK) + m["at"], text)
-    text = _KV_PASSWORD.sub(lambda m: m["pre"] + MASK, text)
+    text = _KV_PASSWORD.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK), text)
     text = _CONVEX_KEY.sub(lambda m: m["pre"] + MASK, text)
-    text = _AUTH_HEADER.sub(lambda m: m["pre"] + MASK, text)
-    text = _ENV_SECRET_LINE.sub(lambda m: m["pre"] + MASK, text)
+    text = _AUTH_HEADER.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK), text)
+    text = _FLY_TOKEN.sub(lambda m: m["pre"] + MASK, text)
+    text = _NAMED_VALUE.sub(_named, text)
     return text
 
 
+def _named(m: re.Match) -> str:
+    for pre, name, pw in (("pre", "name", "pw"), ("jpre", "jname", "jpw"), ("ypre", "yname", "ypw")):
+        if m[pre] is not None:
+            value = m[pw]
+            if not looks_secret(m[name]) or _placeholder(value.strip("'\"")) or MASK in value or "://" in value:
+                return m[0]
+            q = value[0] if value[:1] in ("'", '"') else ""
+            closed = q if len(value) > 1 and value.endswith(q) else ""  # an unterminated quote stays unterminated
+            return m[pre] + q + MASK + closed
+    return m[0]
+
+
 def _placeholder(pw: str) -> bool:
-    """A mask or a shell reference such as ${PGPASSWORD} (what paste-ready fixes use)."""
-    return pw == MASK or bool(re.fullmatch(r"\$\{?[A-Z_][A-Z0-9_]*\}?", pw))
+    """A mask, a shell reference such as ${PGPASSWORD} (what paste-ready fixes use) or a <PLACEHOLDER>."""
+    return pw in (MASK, "") or bool(re.fullmatch(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>\s]*>|\*+", pw))
 
 
 def redact_obj(obj: Any) -> Any:
@@ -120,7 +149,42 @@ def redact_obj(obj: Any) -> Any:
 
 
 def _secret_key(key: str) -> bool:
+    """Keys of structured data whose values are secret. Narrower than looks_secret:
+    a bare "key" (e.g. an edit's variable name) is not a secret."""
     k = key.lower()
-    if k in {"password", "admin_key", "deploy_key", "token", "secret", "authorization"}:
+    if k in {"password", "passwd", "admin_key", "deploy_key", "token", "secret", "authorization", "credentials"}:
         return True
-    return bool(re.search(r"(password|secret|token|admin_key|deploy_key|api_key)$", k))
+    return bool(re.search(r"(pass(word|wd)|secret|token|credentials?|(admin|deploy|api|access|private|secret)[_-]?key)$", k))
+
+
+class RedactingFormatter:
+    """Wraps a logging formatter so every log line (ours and libraries', e.g.
+    psycopg's warnings) goes through `redact()`."""
+
+    def __init__(self, inner=None):
+        import logging
+
+        self.inner = inner or logging.Formatter("%(name)s: %(levelname)s: %(message)s")
+
+    def format(self, record) -> str:
+        return redact(self.inner.format(record))
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def install_log_redaction(stream=None) -> None:
+    """Route warnings and errors of every logger to `stream` (stderr), redacted."""
+    import logging
+    import sys
+
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter())
+    handler.setLevel(logging.WARNING)
+    root.addHandler(handler)
+    for h in root.handlers:
+        if not isinstance(h.formatter, RedactingFormatter):
+            h.setFormatter(RedactingFormatter(h.formatter))

@@ -17,9 +17,14 @@ class UrlError(ValueError):
     """A URL that does not parse. `part` is the offending piece (never a password)."""
 
     def __init__(self, message: str, part: str = "", hint: str = ""):
+        message, part = _one_line(message), _one_line(part)  # input echoed back stays on one line
         super().__init__(message)
         self.part = part
         self.hint = hint
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,14 @@ def pg():
 
 
 def run_cli(*args, env=None, cwd=None, timeout=60, input=None):
-    """Run `python -m tui ...` in a clean environment (no DATABASE_URL leaking in)."""
+    """Run `python -m tui ...` in a clean environment (no DATABASE_URL leaking in).
+    Every run is also a canary check: no password or key it was given shows in its output."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "POSTGRES_URL", "CONVEX", "FLY_"))}
     base["PYTHONPATH"] = str(ROOT)
     base.setdefault("NO_COLOR", "1")
     if env:
         base.update(env)
-    return subprocess.run(
+    r = subprocess.run(
         [sys.executable, "-m", "tui", *args],
         capture_output=True,
         text=True,
@@ -37,6 +38,27 @@ def run_cli(*args, env=None, cwd=None, timeout=60, input=None):
         timeout=timeout,
         input=input,
     )
+    leaked = [s for s in _given_secrets(args, env) if s in r.stdout or s in r.stderr]
+    assert not leaked, f"a secret given to the CLI shows in its output: {leaked}"
+    return r
+
+
+def _given_secrets(args, env) -> set[str]:
+    import re
+    from urllib.parse import unquote
+
+    from pgcluster import SUPERPASS
+
+    found = {SUPERPASS}
+    args = [str(a) for a in args]
+    for flag, value in zip(args, args[1:]):
+        if flag == "--admin-key":
+            found |= {value, value.rsplit("|", 1)[-1]}
+    for text in args + list((env or {}).values()):
+        m = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:([^@/\s]+)@", str(text))
+        if m:
+            found |= {m.group(1), unquote(m.group(1))}
+    return {s for s in found if len(s) >= 6}
 
 
 def _empty_dir() -> str:

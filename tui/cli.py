@@ -51,7 +51,8 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     p.add_argument("--plain", action="store_true", default=d if suppress else False, help="line mode, no full-screen UI")
     p.add_argument("--json", action="store_true", default=d if suppress else False, help="print the JSON report on stdout")
     p.add_argument("--low-bandwidth", action="store_true", default=d if suppress else False, help="fewer screen updates (slow SSH links)")
-    p.add_argument("--yes", action="store_true", default=d if suppress else False, help="apply fix changes without asking (headless)")
+    p.add_argument("--apply", action="store_true", default=d if suppress else False, help="after the verdict, offer the fix's fly.toml changes (diff first) and live commands")
+    p.add_argument("--yes", action="store_true", default=d if suppress else False, help="with --apply: apply fly.toml changes without asking (headless)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +202,50 @@ def run_walk(args, ctx, runner=None, interactive: bool = False, header: str = ""
     else:
         for line in render.verdict_lines(report, color):
             print(line, file=out)
+    if getattr(args, "apply", False):
+        return apply_fixes(args, ctx, report, sys.stderr if json_mode else out)
     return report.exit_code
+
+
+def apply_fixes(args, ctx, report, out) -> int:
+    """`--apply`: show the fix's file changes and live commands, apply on yes, then walk again."""
+    from diagnostics import fixes
+
+    diagnoses = ([report.root_cause] if report.root_cause else []) + list(report.findings)
+    if ctx.replay:
+        print("\n--apply: a replayed walk changes nothing.", file=out)
+        return report.exit_code
+    if not fixes.patches_of(diagnoses) and not fixes.commands_of(diagnoses):
+        print("\n--apply: nothing to apply.", file=out)
+        return report.exit_code
+    tty = sys.stdin.isatty()
+    print("", file=out)
+    res = fixes.offer(
+        diagnoses,
+        out,
+        _yes_no(out) if tty else None,
+        yes=bool(getattr(args, "yes", False)),
+        config=ctx.inputs.text("config"),
+        cwd=ctx.inputs.cwd,
+        run_commands=tty,
+    )
+    if not res.changed:
+        return report.exit_code
+    print("\nChecking again after the change:", file=out)
+    args.apply = False
+    return run_walk(args, make_context(args), header="after the fix")
+
+
+def _yes_no(out):
+    def ask(question: str) -> bool:
+        out.write(f"? {question} [y/N] ")
+        out.flush()
+        try:
+            return sys.stdin.readline().strip().lower() in ("y", "yes")
+        except (EOFError, OSError):
+            return False
+
+    return ask
 
 
 def _inputs_preview(ctx) -> list[str]:
@@ -244,18 +288,30 @@ def run_wizard(args, ctx, runner=None, title: str = "") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from diagnostics.secret import install_log_redaction
+
+    install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
     except UsageError as exc:
-        print(f"fcp-doctor: {exc}", file=sys.stderr)
+        print(f"fcp-doctor: {_redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("fcp-doctor: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `fcp-doctor diagnose | head`
         return 0
+    except Exception as exc:  # never a traceback (it could carry a secret): one redacted line
+        print(f"fcp-doctor: internal error: {type(exc).__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+
+
+def _redact(text: str) -> str:
+    from diagnostics.secret import redact
+
+    return redact(text)
 
 
 def _dispatch(args) -> int:

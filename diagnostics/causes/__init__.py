@@ -42,7 +42,11 @@ class Cause:
     def diagnose(self, names: Names, evidence: dict, node: str = "", severity: str | None = None) -> Diagnosis:
         merged = Names({**names, **{k: v for k, v in evidence.items() if isinstance(v, (str, int, float))}})
         fix = self.fix(merged, evidence)
-        fix = Fix(redact(fix.summary), [FixStep(redact(s.text), redact(s.command) if s.command else None) for s in fix.steps])
+        fix = Fix(
+            redact(fix.summary),
+            [FixStep(redact(s.text), redact(s.command) if s.command else None) for s in fix.steps],
+            list(fix.patch),
+        )
         return Diagnosis(
             id=self.id,
             layer=self.layer,
@@ -78,15 +82,16 @@ def cause(
     return c
 
 
-def steps(summary: str, *items: tuple[str, str | None] | str) -> Fix:
-    """Fix("summary", ("text", "command"), "text only", ...)."""
+def steps(summary: str, *items: tuple[str, str | None] | str, patch=()) -> Fix:
+    """Fix("summary", ("text", "command"), "text only", ..., patch=[fixes.set_env(...)]).
+    `patch` holds the config-file edits `diagnose --apply` can make (diagnostics/fixes.py)."""
     out = []
     for it in items:
         if isinstance(it, str):
             out.append(FixStep(it))
         else:
             out.append(FixStep(it[0], it[1]))
-    return Fix(summary, out)
+    return Fix(summary, out, list(patch))
 
 
 _loaded = False

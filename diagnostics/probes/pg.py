@@ -41,6 +41,7 @@ CONNECT_ERRORS: list[tuple[str, re.Pattern]] = [
         ),
     ),
     ("refused", re.compile(r"Connection refused")),
+    ("closed", re.compile(r"server closed the connection unexpectedly")),
     ("timeout", re.compile(r"timeout expired|connection timeout|timed out")),
 ]
 
@@ -216,7 +217,8 @@ async def open_connection(ctx, **overrides):
 
     kw = connect_kwargs(ctx)
     kw.update(overrides)
-    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout + 1)
+    # inside pg.connect's budget (1.5 × timeout): libpq's own connect_timeout is at least 2 s
+    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout * 1.25)
 
 
 @probe("pg.connect")
@@ -235,11 +237,13 @@ async def connect(ctx) -> Outcome:
         message = str(exc)
         outcome = classify_connect_error(message)
         words = server_words(message)
+        if outcome == "closed":  # libpq's last lines only say "before or while processing the request."
+            words = "the server closed the connection unexpectedly during startup"
         evidence = {"error": words, "user": u.user, "database": u.dbname, "sslmode": u.sslmode}
         m = re.search(r'no pg_hba\.conf entry for host "([^"]+)"', message)
         if m:
             evidence["client_address"] = m.group(1)
-        if outcome == "timeout":
+        if outcome in ("timeout", "closed"):
             evidence["detail"] = words
         return Outcome(outcome, FAIL, words, evidence)
     ms = int((time.monotonic() - t0) * 1000)
@@ -268,23 +272,52 @@ SELECT pg_is_in_recovery(),
 """
 
 
+async def bounded(aw, limit: float, *conns):
+    """Await `aw` (queries on `conns`) for at most `limit` s. On expiry the connections
+    are closed first: otherwise psycopg spends 5 s or more trying to cancel a query on
+    a server that no longer answers, far past the probe's bound."""
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=limit)
+        if task in done:
+            return task.result()
+        raise asyncio.TimeoutError
+    finally:
+        if not task.done():
+            for c in conns:
+                if c is not None:
+                    c.pgconn.finish()
+            task.cancel()
+            await asyncio.wait({task}, timeout=1)
+
+
 @probe("pg.session")
 async def session(ctx) -> Outcome:
     conn = ctx.resources.get("pg_conn")
     if conn is None:
         return Outcome("no_connection", SKIPPED, "no open connection")
     ms_limit = int(ctx.timeout * 1000)
-    async with conn.cursor() as cur:
-        await cur.execute(f"SET LOCAL statement_timeout = {ms_limit}")
-        await cur.execute(SESSION_SQL)
-        row = await cur.fetchone()
-        latencies = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            await cur.execute("SELECT 1")
-            await cur.fetchone()
-            latencies.append((time.perf_counter() - t0) * 1000)
-    await conn.rollback()
+    latencies = []
+
+    async def queries():
+        async with conn.cursor() as cur:
+            await cur.execute(f"SET LOCAL statement_timeout = {ms_limit}")
+            await cur.execute(SESSION_SQL)
+            row = await cur.fetchone()
+            for _ in range(5):
+                t0 = time.perf_counter()
+                await cur.execute("SELECT 1")
+                await cur.fetchone()
+                latencies.append((time.perf_counter() - t0) * 1000)
+        await conn.rollback()
+        return row
+
+    try:
+        row = await bounded(queries(), ctx.timeout, conn)
+    except asyncio.TimeoutError:
+        return Outcome(
+            "timeout", FAIL, f"logged in, but no answer to a query within {ctx.timeout:g} s", {"detail": "the server stopped answering after login"}
+        )
     (in_recovery, default_ro, max_conn, su_reserved, reserved, in_use, is_super, ssl_in_use, user, db, version) = row
     latencies.sort()
     latency = round(latencies[len(latencies) // 2], 2)
@@ -338,36 +371,43 @@ async def pooler(ctx) -> Outcome:
     b = None
     try:
         b = await open_connection(ctx, autocommit=True, prepare_threshold=None)
-        await a.execute("BEGIN READ ONLY")
-        pid_a = await _pid(a)
-        pid_b1 = await _pid(b)
-        query = "SELECT 1 AS fcp_doctor_probe"
-        await b.execute(query, prepare=True)
-        pid_b2 = await _pid(b)
-        await a.execute("COMMIT")
-        pid_b3 = await _pid(b)
-        pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
-        moved = len({pid_b1, pid_b2, pid_b3}) > 1
-        try:
+
+        async def exchange():
+            await a.execute("BEGIN READ ONLY")
+            pid_a = await _pid(a)
+            pid_b1 = await _pid(b)
+            query = "SELECT 1 AS fcp_doctor_probe"
             await b.execute(query, prepare=True)
-        except psycopg.Error as exc:
-            words = server_words(str(exc))
-            return Outcome(
-                "prepared_broken",
-                FAIL,
-                f"transaction pooling: {words}",
-                {"error": words, "backend_pids": pids, "pooling": "transaction"},
-                {"pg_pooler": "transaction"},
-            )
-        if moved:
-            return Outcome(
-                "transaction_pooling_ok",
-                PASS,
-                "transaction pooling, and prepared statements still work",
-                {"backend_pids": pids, "pooling": "transaction"},
-                {"pg_pooler": "transaction"},
-            )
-        return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
+            pid_b2 = await _pid(b)
+            await a.execute("COMMIT")
+            pid_b3 = await _pid(b)
+            pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
+            moved = len({pid_b1, pid_b2, pid_b3}) > 1
+            try:
+                await b.execute(query, prepare=True)
+            except psycopg.Error as exc:
+                words = server_words(str(exc))
+                return Outcome(
+                    "prepared_broken",
+                    FAIL,
+                    f"transaction pooling: {words}",
+                    {"error": words, "backend_pids": pids, "pooling": "transaction"},
+                    {"pg_pooler": "transaction"},
+                )
+            if moved:
+                return Outcome(
+                    "transaction_pooling_ok",
+                    PASS,
+                    "transaction pooling, and prepared statements still work",
+                    {"backend_pids": pids, "pooling": "transaction"},
+                    {"pg_pooler": "transaction"},
+                )
+            return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
+
+        try:
+            return await bounded(exchange(), ctx.timeout, a, b)
+        except asyncio.TimeoutError:
+            return Outcome("timeout", FAIL, f"no answer to a query within {ctx.timeout:g} s", {"detail": "the server stopped answering after login"})
     finally:
         for c in (a, b):
             if c is not None:

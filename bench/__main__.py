@@ -46,18 +46,27 @@ def machine() -> dict:
 
 
 def demo_or_replay(lab) -> tuple[list[str], str]:
-    """A bundled demo when there is one, else a walk recorded here and replayed
-    (the same replay path a demo takes)."""
-    listing = subprocess.run([sys.executable, "-m", "tui", "demo", "--list"], capture_output=True, text=True, env=verdict.fcp_env(lab))
+    """A bundled demo when one replays to a verdict, else a walk recorded here
+    and replayed (the same replay path a demo takes)."""
+    env = verdict.fcp_env(lab)
+    listing = subprocess.run([sys.executable, "-m", "tui", "demo", "--list"], capture_output=True, text=True, env=env, cwd=lab.home)
     names = [line.split()[0] for line in listing.stdout.splitlines() if line.strip()]
-    if names:
-        return ["demo", names[0]], f"`fcp-doctor demo {names[0]}` at recorded pace"
+    why = "no bundled demo in this tree"
+    for name in names:
+        r = subprocess.run([sys.executable, "-m", "tui", "demo", name, "--json"], capture_output=True, text=True, env=env, cwd=lab.home)
+        try:
+            v = json.loads(r.stdout).get("verdict")
+        except ValueError:
+            v = None
+        if v in ("healthy", "root_cause"):
+            return ["demo", name], f"`fcp-doctor demo {name}` at recorded pace"
+        why = f"the bundled demo `{name}` replays to `{v}` in this tree"
     s = next(s for s in ALL if s.name == "no TLS, sslmode=require")
-    env = s.build(lab)
+    e = s.build(lab)
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / "walk.json"
-    subprocess.run(verdict.fcp_cmd(env, "--record", str(path)), env=verdict.fcp_env(lab), cwd=lab.home, capture_output=True)
-    return ["replay", str(path)], "`fcp-doctor replay` of a recorded walk (no TLS, sslmode=require) at recorded pace; no bundled demo in this tree"
+    subprocess.run(verdict.fcp_cmd(e, "--record", str(path)), env=env, cwd=lab.home, capture_output=True)
+    return ["replay", str(path)], f"`fcp-doctor replay` of a walk recorded here (no TLS, sslmode=require) at recorded pace ({why})"
 
 
 def main(argv=None) -> int:

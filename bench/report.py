@@ -156,21 +156,25 @@ def markdown(result) -> str:
         L.append(f"| {k} | {sec(v['median_s'])} ({sec(v['max_s'])}){miss} |")
     fp = result["footprint"]
     tw = fp["terminal"]
+    keynames = {"b'\\r'": "Enter", "b'\\x11'": "ctrl+q", "b'\\x03'": "ctrl+c"}
     L += [
         "",
         "## Footprint",
         "",
-        f"- Peak RSS of a full headless walk (healthy stack): {mb(fp['headless_walk_maxrss_kb'])}; the largest of every walk above: {mb(fp['all_walks_maxrss_kb'])}.",
-        *[
-            f"- On an 80x24 pseudo-terminal ({fp['wizard_mode']}): {w['what']} wrote {w['bytes']:,} bytes in {w['seconds']:.1f} s, peak RSS {mb(w['maxrss_kb'])}"
-            + (f" (keys sent when the screen was still: {', '.join(w['keys_sent'])})" if w["keys_sent"] else "")
-            + "."
-            for k, w in tw.items()
-            if k.startswith("walk")
-        ],
-        f"- The minimal Textual app, for scale: {tw['minimal Textual app (first screen, then quit)']['bytes']:,} bytes for its first screen, peak RSS {mb(tw['minimal Textual app (first screen, then quit)']['maxrss_kb'])}.",
+        f"Peak RSS of a full headless walk (healthy stack): {mb(fp['headless_walk_maxrss_kb'])}; the largest of every walk above: "
+        f"{mb(fp['all_walks_maxrss_kb'])}.",
         "",
+        f"On an 80x24 pseudo-terminal, TERM=xterm-256color, every byte the program wrote (what crosses an SSH link). "
+        f"fcp-doctor ran as: {fp['wizard_mode']}; the walk: {tw['walk']['what']}. Keys are sent one at a time when the screen "
+        "has been still for 2 s.",
+        "",
+        "| run | bytes written | seconds | peak RSS | keys sent |",
+        "|---|---|---|---|---|",
     ]
+    for k, w in tw.items():
+        keys = ", ".join(keynames.get(x, x.strip("b'")) for x in w["keys_sent"]) or "none (exits by itself)"
+        L.append(f"| {k} | {w['bytes']:,} | {w['seconds']:.1f} | {mb(w['maxrss_kb'])} | {keys} |")
+    L.append("")
     return "\n".join(L)
 
 
@@ -213,7 +217,8 @@ def readme_section(result) -> str:
         "",
         f"Start-up: `diagnose --json` exits in {sec(st['exit']['median_s'])} on a healthy stack; first screen "
         + ", ".join(f"{k} {sec(v['median_s'])}" for k, v in fs.items())
-        + f" (fcp-doctor ran as: {result['first_screen']['mode']}). Peak RSS of a headless walk: {mb(fp['headless_walk_maxrss_kb'])}.",
+        + f" (fcp-doctor ran as: {result['first_screen']['mode']}). Peak RSS: headless walk {mb(fp['headless_walk_maxrss_kb'])}, "
+        + f"full walk on an 80x24 terminal {mb(fp['terminal']['walk']['maxrss_kb'])}, writing {fp['terminal']['walk']['bytes'] / 1024:.0f} KiB to it.",
         END,
     ]
     return "\n".join(lines)

@@ -22,5 +22,9 @@ screenshots:
 bench:
 	$(PY) -m bench
 
+## one self-contained Linux x86_64 executable: dist/fcp-doctor (PyInstaller; cached by source hash)
+dist:
+	$(PY) packaging/build.py
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -265,6 +265,11 @@ class Engine:
             verdict = HEALTHY
         if verdict == HEALTHY and any(s.status in (FAIL, CRASHED) for s in steps):
             verdict = INCONCLUSIVE
+        log_matches = self.ctx.facts.get("log_matches")
+        if root and log_matches:  # the app's own logs, as evidence for (or against) the verdict
+            from .logscan import for_verdict
+
+            root.evidence = {**root.evidence, "logs": redact_obj(for_verdict(log_matches, root.id))}
         not_run = []
         for tid in self.tracks:
             t = tree.TRACKS[tid]

@@ -125,8 +125,9 @@ def _named(m: re.Match) -> str:
 
 
 def _placeholder(pw: str) -> bool:
-    """A mask, a shell reference such as ${PGPASSWORD} (what paste-ready fixes use) or a <PLACEHOLDER>."""
-    return pw in (MASK, "") or bool(re.fullmatch(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>\s]*>|\*+", pw))
+    """A mask, a shell reference such as ${PGPASSWORD} or $(openssl rand -hex 32) (what
+    paste-ready fixes use) or a <PLACEHOLDER>."""
+    return pw in (MASK, "") or bool(re.fullmatch(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\([^()\n]*\)|<[^<>\s]*>|\*+", pw))
 
 
 def redact_obj(obj: Any) -> Any:

@@ -132,3 +132,11 @@ def test_log_lines_are_redacted():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env, cwd="/")
     assert "logpw-123456" not in r.stderr and "tok-abcdef-99" not in r.stderr
     assert "postgres://app:****@h/db" in r.stderr and "Bearer ****" in r.stderr
+
+
+def test_command_substitution_in_a_fix_stays_paste_ready():
+    from diagnostics.secret import redact
+
+    cmd = 'fly secrets set INSTANCE_SECRET="$(openssl rand -hex 32)" -a acme-convex'
+    assert redact(cmd) == cmd
+    assert redact("INSTANCE_SECRET=4f1c0e9d8b7a6f5e4d3c2b1a") == "INSTANCE_SECRET=****"

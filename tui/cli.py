@@ -1,4 +1,4 @@
-"""The command line: `fcp-doctor [wizard] | diagnose | demo | replay | causes | tree`.
+"""The command line: `fcp-doctor [wizard] | diagnose | demo | replay | causes | tree | ship | fleet`.
 
 Imports no Textual unless the full-screen wizard is really started.
 """
@@ -72,9 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("file")
     r.add_argument("--speed", type=float, default=1.0, help="pace: 1 = recorded timing, 0 = instant")
     _common(r, suppress=True)
+    cp = sub.add_parser("convex-probe", help="write the Convex module that tests Postgres from inside Convex")
+    cp.add_argument("action", choices=["init"])
+    cp.add_argument("--dir", default="convex", help="the Convex functions folder (default convex)")
+    cp.add_argument("--force", action="store_true", help="replace fcp-doctor's module files if they differ")
     c = sub.add_parser("causes", help="the catalog of root causes")
     c.add_argument("--json", action="store_true")
     sub.add_parser("tree", help="print the whole decision tree")
+    from diagnostics.remote import cli as remote_cli
+
+    remote_cli.add_parsers(sub, _common)  # ship, fleet
     return p
 
 
@@ -320,6 +327,15 @@ def _dispatch(args) -> int:
     cmd = args.command or "wizard"
     if cmd == "causes":
         return cmd_causes(args)
+    if cmd == "convex-probe":
+        from diagnostics.convex_probe import InitError, init
+
+        try:
+            lines = init(Path.cwd(), args.dir, args.force)
+        except InitError as exc:
+            raise UsageError(str(exc))
+        print("\n".join(lines))
+        return 0
     if cmd == "tree":
         from diagnostics import tree
 
@@ -342,6 +358,11 @@ def _dispatch(args) -> int:
         except recording.RecordingError as exc:
             raise UsageError(str(exc))
         return cmd_replay(args, rec, header=f"replay of {Path(args.file).name}")
+    if cmd in ("ship", "fleet"):
+        from diagnostics.remote import cli as remote_cli
+
+        check_symptom(args.symptom)
+        return remote_cli.cmd_ship(args, make_context) if cmd == "ship" else remote_cli.cmd_fleet(args)
     ctx = make_context(args)
     check_symptom(args.symptom)
     if cmd == "diagnose":

@@ -1,1 +1,92 @@
-"""(to be written)"""
+"""A self-hosted Convex backend on Postgres (../shared/facts/convex.md §1.3-§1.5, §6)."""
+
+from . import cause, steps
+
+PG_DOCS = "https://github.com/get-convex/convex-backend/blob/main/self-hosted/advanced/postgres_or_mysql.md"
+
+
+def _app(n) -> str:
+    return n["backend_app"] if "backend_app" in n else n["app"]
+
+
+def _bare_url(e) -> str:
+    """The suggested URL with the password as ${PGPASSWORD} (paste-ready, never the secret)."""
+    return str(e.get("suggested_url", "postgres://USER:****@HOST:5432")).replace(":****@", ":${PGPASSWORD}@")
+
+
+cause(
+    "convex_self.postgres_url_has_database",
+    "The backend's {variable} names a database ({path})",
+    "The backend refuses it: `{backend_error}`. It derives the database itself from INSTANCE_NAME "
+    "({database}), so {variable} must be a cluster URL with no path.",
+    lambda n, e: steps(
+        f"Set POSTGRES_URL (the variable the backend reads first) to the URL without the database.",
+        ("Put the password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD"),
+        ("Set the cluster URL on the backend app", f"fly secrets set POSTGRES_URL=\"{_bare_url(e)}\" -a {_app(n)}"),
+        e.get("note", "POSTGRES_URL wins over the deprecated DATABASE_URL fallback."),
+        ("Optionally remove the deprecated fallback the attach wrote", f"fly secrets unset DATABASE_URL -a {_app(n)}") if e.get("variable") == "DATABASE_URL" else "The database itself must exist: CREATE DATABASE {db} (see convex_self.instance_database_missing).".format(db=e.get("database") or "convex_self_hosted"),
+    ),
+    docs=(PG_DOCS,),
+)
+
+cause(
+    "convex_self.ssl_required_unsupported",
+    "The backend requires TLS, and {host}:{port} offers none",
+    "DO_NOT_REQUIRE_SSL is {do_not_require_ssl}, so the backend appends sslmode=require; the server answered the TLS "
+    "request with 'N'. The backend exits with `{backend_error}`. Fly Postgres on the private network has no TLS "
+    "(WireGuard already encrypts the 6PN).",
+    lambda n, e: steps(
+        "Tell the backend not to require TLS on the private network.",
+        ("Set DO_NOT_REQUIRE_SSL (any non-empty value turns it on, even `false`)", f"fly secrets set DO_NOT_REQUIRE_SSL=1 -a {_app(n)}"),
+        "Also add ?sslmode=disable to POSTGRES_URL if the server ever offers a certificate the backend cannot verify: "
+        "with DO_NOT_REQUIRE_SSL alone it still tries TLS and verifies it.",
+        "To undo it later, unset the variable entirely (`fly secrets unset DO_NOT_REQUIRE_SSL`); setting it to false does not.",
+    ),
+    docs=(PG_DOCS,),
+)
+
+cause(
+    "convex_self.instance_database_missing",
+    "The backend's database {db} does not exist",
+    "The backend connects to the database named after INSTANCE_NAME (- becomes _): {db}. Convex never creates it, so "
+    "it exits with `{backend_error}`.",
+    lambda n, e: steps(
+        f"Create {e.get('db')} once, owned by the backend's role.",
+        (
+            "Create it (Fly Postgres)",
+            f"fly pg connect -a {n['pg_app']} -- -c '{e.get('create_sql', 'CREATE DATABASE convex_self_hosted;').rstrip(';')} OWNER \"{e.get('user', 'postgres')}\"'",
+        ),
+        ("Or with psql on any reachable database", f"psql \"$POSTGRES_URL/postgres\" -c '{e.get('create_sql')}'"),
+        "If INSTANCE_NAME changed, the old data is in the database named after the old name: restore INSTANCE_NAME instead.",
+    ),
+    docs=(PG_DOCS,),
+)
+
+cause(
+    "convex_self.schema_not_writable",
+    "Role {role} cannot create tables in schema {schema}",
+    "has_schema_privilege({role}, {schema}, 'CREATE') is false in {db}. The backend creates its tables (documents, "
+    "indexes, leases, ...) at first start and fails with `permission denied for schema {schema}`. Since PostgreSQL 15, "
+    "public is writable only by the database owner.",
+    lambda n, e: steps(
+        "Let the role create tables there.",
+        ("Grant CREATE on the schema", f"fly pg connect -a {n['pg_app']} -d {e.get('db')} -- -c '{e.get('grant_sql')}'"),
+        ("Or make the role own the database", f"fly pg connect -a {n['pg_app']} -- -c '{e.get('owner_sql')}'"),
+    ),
+    docs=(PG_DOCS,),
+)
+
+cause(
+    "convex_self.target_read_only",
+    "The backend's Postgres target refuses writes",
+    "transaction_read_only is {transaction_read_only} on {host}:{port}: {target}. The backend connects with "
+    "target_session_attrs=read-write and exits with `{backend_error}`.",
+    lambda n, e: steps(
+        "Point the backend at the writable primary.",
+        "Fly Postgres: port 5432 (HAProxy) always reaches the primary; 5433 reaches whichever node the name resolves to.",
+        ("Put the password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD"),
+        ("Set the primary's cluster URL", f"fly secrets set POSTGRES_URL=\"postgres://{e.get('user')}:${{PGPASSWORD}}@{n['pg_app']}.flycast:5432\" -a {_app(n)}"),
+        ("If it is a primary turned read-only (a full volume), grow the volume and restart", f"fly volumes list -a {n['pg_app']}"),
+    ),
+    docs=(PG_DOCS,),
+)

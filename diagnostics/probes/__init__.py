@@ -13,7 +13,7 @@ import importlib
 from typing import Awaitable, Callable
 
 PROBES: dict[str, Callable[..., Awaitable]] = {}
-_MODULES = ("context", "net", "pg", "fly", "flyctl", "convex", "convex_self")
+_MODULES = ("context", "net", "pg", "fly", "flyctl", "convex", "convex_self", "logs")
 
 
 def probe(name: str):

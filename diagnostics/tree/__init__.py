@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 DONE = "done"
-_MODULES = ("context", "pg", "fly", "convex", "convex_self")
+_MODULES = ("context", "pg", "fly", "convex", "convex_self", "logs")
 
 
 @dataclass(frozen=True)
@@ -72,17 +72,17 @@ SYMPTOMS: dict[str, Symptom] = {
         Symptom(
             "convex-cant-reach-postgres",
             "My Convex functions can't reach Postgres",
-            ("context", "convex", "convex_self", "postgres"),
+            ("context", "convex", "convex_self", "postgres", "logs"),
         ),
-        Symptom("app-cant-reach-postgres", "My Fly app can't reach Postgres", ("context", "postgres")),
+        Symptom("app-cant-reach-postgres", "My Fly app can't reach Postgres", ("context", "postgres", "logs")),
         Symptom("laptop-cant-reach-postgres", "I can't reach Postgres from my laptop", ("context", "postgres")),
         Symptom("slow-queries", "Queries are slow", ("context", "postgres"), warnings_are_causes=True),
         Symptom(
             "self-hosted-backend-down",
             "My self-hosted Convex backend is down",
-            ("context", "convex_self", "convex", "postgres"),
+            ("context", "convex_self", "convex", "postgres", "logs"),
         ),
-        Symptom("everything", "Check everything", ("context", "postgres", "convex", "convex_self")),
+        Symptom("everything", "Check everything", ("context", "postgres", "convex", "convex_self", "logs")),
     )
 }
 

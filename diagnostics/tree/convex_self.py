@@ -1,1 +1,78 @@
-"""(to be written)"""
+"""The self-hosted backend track: the backend's own environment, read with
+the backend's own rules, then the Postgres it will really use."""
+
+from . import DONE, node, track
+
+track("convex_self", "Will the self-hosted backend start on its Postgres?", "convex_self.env")
+
+node(
+    "convex_self.env",
+    "Which database does the backend's environment select?",
+    "run_backend.sh picks POSTGRES_URL, then MYSQL_URL, then the deprecated DATABASE_URL, and otherwise SQLite on the volume.",
+    "convex_self.env",
+    {"absent": DONE, "sqlite": DONE, "mysql": DONE, "postgres": "convex_self.url"},
+)
+node(
+    "convex_self.url",
+    "Is the backend's Postgres URL a cluster URL (no database, supported parameters)?",
+    "The backend names the database itself (INSTANCE_NAME with - → _) and refuses a URL that already names one.",
+    "convex_self.url",
+    {"ok": "convex_self.reach", "has_database": "cause:convex_self.postgres_url_has_database", "invalid": "cause:config.database_url_invalid"},
+)
+node(
+    "convex_self.reach",
+    "Can the backend's Postgres host be reached from here?",
+    "DNS and TCP first: the backend exits before listening when it cannot connect.",
+    "convex_self.reach",
+    {
+        "ok": "convex_self.tls",
+        "dns_not_found": "cause:net.dns_not_found",
+        "outside_6pn": "cause:fly.private_host_outside_6pn",
+        "refused": "cause:net.connection_refused",
+        "timeout": "cause:net.connect_timeout",
+    },
+    budget=2.5,
+)
+node(
+    "convex_self.tls",
+    "Does the server's TLS match what the backend demands?",
+    "Without DO_NOT_REQUIRE_SSL the backend appends sslmode=require and verifies the certificate with rustls.",
+    "convex_self.tls",
+    {
+        "tls_ok": "convex_self.database",
+        "no_tls_allowed": "convex_self.database",
+        "no_tls_required": "cause:convex_self.ssl_required_unsupported",
+        "untrusted": "cause:pg.ssl_verify_failed",
+        "timeout": "cause:pg.handshake_timeout",
+        "closed": "cause:pg.handshake_timeout",
+        "not_postgres": "cause:pg.handshake_timeout",
+    },
+    budget=2.0,
+)
+node(
+    "convex_self.database",
+    "Does the instance database {convex_self_db} exist, and can the backend log in?",
+    "Convex never creates its database: it must exist before the first start.",
+    "convex_self.database",
+    {
+        "ok": "convex_self.session",
+        "database_missing": "cause:convex_self.instance_database_missing",
+        "auth_failed": "cause:pg.auth_failed",
+        "password_missing": "cause:pg.password_missing",
+        "hba_rejected": "cause:pg.hba_rejected",
+        "too_many_connections": "cause:pg.too_many_connections",
+        "server_starting": "cause:pg.server_starting",
+        "ssl_verify_failed": "cause:pg.ssl_verify_failed",
+        "ssl_required_unsupported": "cause:convex_self.ssl_required_unsupported",
+        "timeout": "cause:pg.handshake_timeout",
+        "refused": "cause:net.connection_refused",
+    },
+    budget=1.5,
+)
+node(
+    "convex_self.session",
+    "Is the target writable, and may the role create tables in the schema?",
+    "The backend connects with target_session_attrs=read-write and creates its tables in current_schema().",
+    "convex_self.session",
+    {"ok": DONE, "read_only": "cause:convex_self.target_read_only", "schema_not_writable": "cause:convex_self.schema_not_writable"},
+)

@@ -1,0 +1,43 @@
+"""The logs of the app (and of its Postgres app) as evidence: `fly logs --no-tail`
+scanned for the failure strings of the fact sheets (diagnostics/logscan.py)."""
+
+from __future__ import annotations
+
+from .. import logscan
+from ..model import PASS, SKIPPED, WARN, Outcome
+from ..secret import redact
+from . import probe
+from .context import find_flyctl
+
+
+@probe("logs.scan")
+async def scan_logs(ctx) -> Outcome:
+    from ..remote import run_flyctl
+
+    apps = [a for a in dict.fromkeys((ctx.app, ctx.pg_app)) if a]
+    flyctl = ctx.facts.get("flyctl_path") or find_flyctl(ctx)
+    if not apps:
+        return Outcome("unavailable", SKIPPED, "no app name: no logs to read", {"apps": []})
+    if not flyctl:
+        return Outcome("unavailable", SKIPPED, "flyctl not found: logs not read", {"apps": apps})
+    matches: list[dict] = []
+    read, errors = [], {}
+    import asyncio
+
+    ctx.progress(f"fly logs --no-tail -a {', '.join(apps)}")
+    results = await asyncio.gather(*(run_flyctl(flyctl, ["logs", "-a", app, "--no-tail"], timeout=ctx.timeout) for app in apps))
+    for app, r in zip(apps, results):
+        if not r.ok:
+            errors[app] = redact(r.error_line())
+            continue
+        read.append(app)
+        for m in logscan.scan(r.stdout):
+            matches.append({**m, "app": app})
+    evidence = {"apps_read": read, "errors": errors, "matches": matches}
+    if not read:
+        return Outcome("unavailable", SKIPPED, f"logs not read: {next(iter(errors.values()))}", evidence)
+    bad = [m for m in matches if m["kind"] != "ok"]
+    facts = {"log_matches": matches}
+    if bad:
+        return Outcome("failures", WARN, logscan.summary(matches), evidence, facts)
+    return Outcome("clean", PASS, logscan.summary(matches), evidence, facts)

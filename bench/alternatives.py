@@ -66,13 +66,19 @@ def _psql(env, lab, bound: float) -> measure.Run:
     return measure.run([*env.wrap, "psql", env.url], env=clean_env(lab.home, env.env), cwd=lab.home, bound=bound)
 
 
+SETUP_NODE = ROOT / "tests" / ".tmp" / "node"  # where scripts/setup-test-env installs `convex` for the tests
+
+
 def convex_cli() -> Path | None:
-    p = NPM_DIR / "node_modules" / ".bin" / "convex"
-    return p if p.exists() else None
+    for d in (SETUP_NODE, NPM_DIR):
+        p = d / "node_modules" / ".bin" / "convex"
+        if p.exists():
+            return p
+    return None
 
 
 def install_convex_cli() -> Path:
-    """The real `convex` npm package, installed once into bench/.work/npm."""
+    """The real `convex` npm package: the test setup's copy, else installed once into bench/.work/npm."""
     if convex_cli() is None:
         NPM_DIR.mkdir(parents=True, exist_ok=True)
         subprocess.run(

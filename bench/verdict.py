@@ -14,6 +14,7 @@ from .alternatives import ALTERNATIVES, BOUND_S, ROOT, clean_env, first_line, ke
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SLOW_RUNS = int(os.environ.get("BENCH_SLOW_RUNS", "2"))
+LONG_S = 10.0  # an alternative that took longer than this is not run again
 
 
 def fcp_env(lab, extra: dict | None = None) -> dict:
@@ -118,8 +119,12 @@ def _finish_row(row: dict, log) -> None:
 
 def _alt(scenario, alt, env, lab, runs: int) -> dict:
     bound = alt.bound or BOUND_S
+    results = []
     try:
-        results = [alt.run(env, lab, bound) for _ in range(runs)]
+        for _ in range(runs):
+            results.append(alt.run(env, lab, bound))
+            if results[-1].wall_s > LONG_S:  # one run is enough for a long wait
+                break
     except (OSError, subprocess.CalledProcessError) as exc:  # e.g. npm could not install the convex package
         return {"command": alt.command, "skipped": f"could not run: {first_line(str(exc))}"}
     last = results[-1]

@@ -1,6 +1,6 @@
 """Convex fault environments against the Convex stand-ins (tests/convex_standin.py),
 side by side with `npx convex network-test --url URL` (the real npm package, its
-defaults: no admin key, 30 s overall timeout). The list is empty while the
+defaults: no admin key, 30 s overall timeout). The list is empty when the
 stand-ins are not in the tree."""
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _scenarios() -> list[Scenario]:
         Scenario("Convex: HTTP never answers", "convex", "convex.unreachable", silent, NT,
                  {"convex network-test": r"FAIL: HTTP|timed out"}, slow=True),
         Scenario("Convex: untrusted TLS", "convex", "convex.unreachable", untrusted_tls, NT,
-                 {"convex network-test": r"certificate|self[- ]signed"}),
+                 {"convex network-test": r"certificate|self[- ]signed"}, slow=True),
     ]  # fmt: skip
 
 

@@ -88,9 +88,11 @@ def main(argv=None) -> int:
         verdict.finish(result["verdicts"], log)
         if args.only:
             return 0
+        cli = alternatives.convex_cli()
+        pkg = cli.resolve().parents[1] / "package.json" if cli else None
         result["convex_runner"] = {
-            "ready": True,
-            "installed": alternatives.convex_cli() is not None,
+            "cli": str(cli.relative_to(ROOT)) if cli else None,
+            "version": json.loads(pkg.read_text()).get("version") if pkg and pkg.exists() else None,
             "scenarios": sum(1 for s in ALL if s.layer == "convex"),
         }
         healthy = lab.primary.url(APP_USER, APP_PW, APP_DB)

@@ -120,6 +120,11 @@ class Lab:
             for db in (APP_DB, "rodb"):
                 c.psql(f'CREATE DATABASE "{db}" OWNER {APP_USER}')
             c.psql("ALTER DATABASE rodb SET default_transaction_read_only = on")
+            # a self-hosted Convex backend's databases: INSTANCE_NAME convex-bench, and
+            # one owned by postgres where a plain role cannot create tables (PG 15)
+            c.psql("CREATE DATABASE convex_bench")
+            c.add_role("convex_limited", APP_PW)
+            c.psql("CREATE DATABASE convex_schema")
             return c
 
         return self._get("primary", build)

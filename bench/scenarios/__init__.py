@@ -23,7 +23,7 @@ class Env:
 @dataclass
 class Scenario:
     name: str
-    layer: str  # postgres | fly | convex
+    layer: str  # postgres | fly | convex | convex_self
     expect: str | None  # the root cause id; None: the verdict must be healthy
     build: Callable[..., Env] | None  # (lab) -> Env; None: no builder in this tree yet
     alternatives: tuple[str, ...] = ()  # keys of bench.alternatives.ALTERNATIVES
@@ -32,6 +32,6 @@ class Scenario:
     note: str = ""
 
 
-from . import convex, fly, postgres  # noqa: E402
+from . import convex, convex_self, fly, postgres  # noqa: E402
 
-ALL: list[Scenario] = postgres.SCENARIOS + fly.SCENARIOS + convex.SCENARIOS
+ALL: list[Scenario] = postgres.SCENARIOS + fly.SCENARIOS + convex.SCENARIOS + convex_self.SCENARIOS

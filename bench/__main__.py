@@ -69,6 +69,11 @@ def demo_or_replay(lab) -> tuple[list[str], str]:
     return ["replay", str(path)], f"`fcp-doctor replay` of a walk recorded here (no TLS, sslmode=require) at recorded pace ({why})"
 
 
+def _max(values):
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench")
     ap.add_argument("-k", dest="only", help="run only scenarios whose name contains this; writes no files")
@@ -103,8 +108,8 @@ def main(argv=None) -> int:
         replay_args, label = demo_or_replay(lab)
         h = next(r for r in result["verdicts"] if r["name"] == "healthy")
         result["footprint"] = {
-            "headless_walk_maxrss_kb": max(x["maxrss_kb"] for x in h["fcp_doctor"]["runs"]),
-            "all_walks_maxrss_kb": max(x["maxrss_kb"] for r in result["verdicts"] if r.get("fcp_doctor") for x in r["fcp_doctor"]["runs"]),
+            "headless_walk_maxrss_kb": _max(x["maxrss_kb"] for x in h["fcp_doctor"]["runs"]),
+            "all_walks_maxrss_kb": _max(x["maxrss_kb"] for r in result["verdicts"] if r.get("fcp_doctor") for x in r["fcp_doctor"]["runs"]),
             "terminal": footprint.terminal_walk(lab, verdict.fcp_env, replay_args, label),
             "wizard_mode": startup.wizard_mode(),
         }

@@ -13,6 +13,7 @@ import sys
 import termios
 import time
 
+from . import measure
 from .alternatives import ROOT
 
 # Sent one at a time, each when the screen has been still for idle_s: Enter (a
@@ -21,10 +22,14 @@ from .alternatives import ROOT
 KEYS = [b"\r", b"v", b"q", b"\x11", b"\x03"]
 
 
-def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24, idle_s: float = 2.0, bound: float = 60.0) -> dict:
-    """Run `cmd` on a pty of cols x rows; count every byte it writes. If it
-    sits idle (a finished walk waiting on its last screen), send the quit keys."""
-    pid, fd = pty.fork()
+def pty_run(
+    cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24, idle_s: float = 2.0, still_bps: int = 4096, bound: float = 60.0
+) -> dict:
+    """Run `cmd` on a pty of cols x rows; count every byte it writes. When the
+    screen is still (under still_bps bytes a second over idle_s: a finished
+    screen, perhaps with a small animation), send the next key."""
+    cmd, rss_file = measure.with_rss(cmd)
+    pid, fd = pty.fork()  # the child leads its own session: pid is its process group
     if pid == 0:  # child
         try:
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -34,15 +39,18 @@ def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24,
             os._exit(127)
     t0 = time.monotonic()
     total = 0
-    last = t0
+    recent: list[tuple[float, int]] = []  # (time, bytes) within the last idle_s
+    since_key = t0
     keys = list(KEYS)
     sent: list[str] = []
+    still_rates: list[float] = []  # bytes/s while the screen counted as still, before each key
     while True:
         now = time.monotonic()
         if now - t0 > bound:
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
             break
         r, _, _ = select.select([fd], [], [], 0.1)
+        now = time.monotonic()
         if r:
             try:
                 chunk = os.read(fd, 65536)
@@ -51,24 +59,27 @@ def pty_run(cmd: list[str], env: dict, cwd: str, cols: int = 80, rows: int = 24,
             if not chunk:
                 break
             total += len(chunk)
-            last = time.monotonic()
-        elif total and time.monotonic() - last > idle_s:
+            recent.append((now, len(chunk)))
+        recent = [(t, n) for t, n in recent if now - t <= idle_s]
+        window = sum(n for _, n in recent)
+        if total and now - since_key > idle_s and window < still_bps * idle_s:
+            still_rates.append(window / idle_s)
+            since_key = now
             if keys:
                 k = keys.pop(0)
                 os.write(fd, k)
                 sent.append(repr(k))
-                last = time.monotonic()
             else:
-                os.kill(pid, signal.SIGTERM)
-                keys = None  # type: ignore[assignment]
-    _, status, usage = os.wait4(pid, 0)
+                os.killpg(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
     os.close(fd)
     return {
         "bytes": total,
         "seconds": round(time.monotonic() - t0, 3),
-        "maxrss_kb": usage.ru_maxrss,
+        "maxrss_kb": measure.read_rss(rss_file),
         "exit": os.waitstatus_to_exitcode(status),
         "keys_sent": sent,
+        "still_screen_bytes_per_s": round(min(still_rates), 1) if still_rates else None,
     }
 
 

@@ -1,10 +1,15 @@
 """Timing one child process: wall time to exit and to its first stdout byte,
-its output, and its peak RSS (from wait4), with a hard bound on the wait."""
+its output, and its peak RSS, with a hard bound on the wait.
+
+Peak RSS comes from GNU time (`/usr/bin/time -f %M`), not from our own wait4:
+Linux keeps the pre-exec high-water mark of a forked child, so wait4 from this
+(large) process would report our own size for any small child."""
 
 from __future__ import annotations
 
 import os
 import selectors
+import tempfile
 import signal
 import statistics
 import subprocess
@@ -19,7 +24,7 @@ class Run:
     rc: int | None  # None: still running at the bound (killed)
     stdout: str
     stderr: str
-    maxrss_kb: int
+    maxrss_kb: int | None  # None: GNU time missing, or the run was cut at the bound
     timed_out: bool
 
     def brief(self) -> dict:
@@ -29,9 +34,33 @@ class Run:
         return d
 
 
+GNU_TIME = "/usr/bin/time"
+
+
+def with_rss(cmd: list[str]) -> tuple[list[str], str | None]:
+    """`cmd` under GNU time writing the peak RSS (KiB) to a file; (cmd, None) without it."""
+    if not os.path.exists(GNU_TIME):
+        return cmd, None
+    fd, path = tempfile.mkstemp(prefix="fcpbench-rss-")
+    os.close(fd)
+    return [GNU_TIME, "-f", "%M", "-o", path, *cmd], path
+
+
+def read_rss(path: str | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        lines = open(path).read().split()
+        os.unlink(path)
+        return int(lines[-1]) if lines and lines[-1].isdigit() else None
+    except OSError:
+        return None
+
+
 def run(cmd: list[str], *, env: dict, cwd: str, bound: float, stdin: bytes | None = None) -> Run:
     """Run `cmd` in its own session (no controlling terminal, so nothing can
     prompt), kill its process group at `bound` seconds."""
+    cmd, rss_file = with_rss(cmd)
     t0 = time.monotonic()
     p = subprocess.Popen(
         cmd,
@@ -74,7 +103,7 @@ def run(cmd: list[str], *, env: dict, cwd: str, bound: float, stdin: bytes | Non
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    _, status, usage = os.wait4(p.pid, 0)
+    _, status = os.waitpid(p.pid, 0)
     if not timed_out:
         wall = time.monotonic() - t0
     p.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
@@ -86,7 +115,7 @@ def run(cmd: list[str], *, env: dict, cwd: str, bound: float, stdin: bytes | Non
         rc=None if timed_out else p.returncode,
         stdout=out.decode(errors="replace"),
         stderr=err.decode(errors="replace"),
-        maxrss_kb=usage.ru_maxrss,
+        maxrss_kb=read_rss(rss_file),
         timed_out=timed_out,
     )
 

@@ -15,7 +15,7 @@ def sec(s) -> str:
 
 
 def mb(kb) -> str:
-    return f"{kb / 1024:.0f} MB"
+    return "—" if kb is None else f"{kb / 1024:.0f} MB"
 
 
 def fcp_cell(row, walk: bool = False) -> tuple[str, str]:
@@ -170,14 +170,17 @@ def markdown(result) -> str:
         "",
         f"On an 80x24 pseudo-terminal, TERM=xterm-256color, every byte the program wrote (what crosses an SSH link). "
         f"fcp-doctor ran as: {fp['wizard_mode']}; the walk: {tw['walk']['what']}. Keys are sent one at a time when the screen "
-        "has been still for 2 s.",
+        "has been still for 2 s (under 4 KB/s: a finished screen may keep a small animation going; its rate is the last column).",
         "",
-        "| run | bytes written | seconds | peak RSS | keys sent |",
-        "|---|---|---|---|---|",
+        "| run | bytes written | seconds | peak RSS | keys sent | bytes/s on a still screen |",
+        "|---|---|---|---|---|---|",
     ]
     for k, w in tw.items():
-        keys = ", ".join(keynames.get(x, x.strip("b'")) for x in w["keys_sent"]) or "none (exits by itself)"
-        L.append(f"| {k} | {w['bytes']:,} | {w['seconds']:.1f} | {mb(w['maxrss_kb'])} | {keys} |")
+        keys = ", ".join(keynames.get(x, x.strip("b'")) for x in w["keys_sent"]) or "none (exited by itself)"
+        if w["seconds"] >= 59:
+            keys += "; killed at 60 s"
+        rate = "—" if w.get("still_screen_bytes_per_s") is None else f"{w['still_screen_bytes_per_s']:,.0f}"
+        L.append(f"| {k} | {w['bytes']:,} | {w['seconds']:.1f} | {mb(w['maxrss_kb'])} | {keys} | {rate} |")
     L.append("")
     return "\n".join(L)
 

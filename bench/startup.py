@@ -33,7 +33,7 @@ def diagnose_startup(lab, env_for, url: str) -> dict:
         out[label] = {
             "first_byte": measure.stats([r.first_byte_s for r in runs if r.first_byte_s is not None]),
             "exit": measure.stats([r.wall_s for r in runs]),
-            "maxrss_kb": max(r.maxrss_kb for r in runs),
+            "maxrss_kb": max((r.maxrss_kb for r in runs if r.maxrss_kb is not None), default=None),
             "rc": [r.rc for r in runs],
         }
     return out

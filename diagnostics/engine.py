@@ -32,6 +32,7 @@ from .model import (
     StepStarted,
     VerdictReady,
 )
+from .probes.net import bounded
 from .secret import redact, redact_obj
 
 MARGIN = 0.5  # seconds a probe may overrun its budget before the engine cuts it off
@@ -49,7 +50,8 @@ class Runner:
         limit = ctx.timeout * node.budget + MARGIN
         t0 = time.monotonic()
         try:
-            outcome = await asyncio.wait_for(fn(ctx), timeout=limit)
+            # not wait_for: a cancelled psycopg query may take 5 s to give up
+            outcome = await bounded(fn(ctx), limit)
         except asyncio.TimeoutError:
             outcome = Outcome("timeout", FAIL, f"no result within {limit:.1f} s", {"limit_s": round(limit, 1)})
         except asyncio.CancelledError:

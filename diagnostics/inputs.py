@@ -83,8 +83,10 @@ class Inputs:
 def make_value(name: str, value: str, source: str, secret: bool) -> InputValue:
     value = value.strip()
     if name == "database_url" or (secret and "://" in value):
+        # the password inside is remembered by mask_url_text (and by the parser); the
+        # whole URL is not, or a URL without a password would be blanked wherever it is shown
         display = mask_url_text(value)
-        return InputValue(name, Secret(value), source, True, display)
+        return InputValue(name, Secret(value, remember_value=False), source, True, display)
     if secret:
         return InputValue(name, Secret(value), source, True, MASK)
     return InputValue(name, value, source, False, redact(value))
@@ -104,6 +106,12 @@ def mask_url_text(text: str) -> str:
         last_at = text.rfind("@")
         head = m.group(1) + user + (":" + MASK if sep else "")
         return redact(head + text[last_at:])
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#@:]*):([^/?#@]*)", text)
+    if m and m.group(3) and not m.group(3).isdigit():
+        # "USER:something" and no "@HOST": the something is likely a password (and what
+        # follows it may be more of one): show none of it
+        remember(text[len(m.group(1)) + len(m.group(2)) + 1 :])
+        return m.group(1) + m.group(2) + ":" + MASK
     try:
         return parse_pg_url(text).masked()
     except UrlError:
@@ -310,6 +318,15 @@ def discover(
                     break
             if found:
                 break
+        if found:
+            continue
+        toml_env = inputs.fly_toml.get("env") if isinstance(inputs.fly_toml, dict) else None
+        if isinstance(toml_env, dict):  # fly.toml's [env] is the app's environment too
+            for var in env_names:
+                if isinstance(toml_env.get(var), str) and toml_env[var]:
+                    inputs.set(name, toml_env[var], f"fly.toml:{var}")
+                    found = True
+                    break
         if found:
             continue
         if name == "app" and inputs.fly_toml and isinstance(inputs.fly_toml.get("app"), str):

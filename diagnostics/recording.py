@@ -16,11 +16,13 @@ from pathlib import Path
 
 from .context import Context
 from .engine import RecordingRunner, ReplayRunner
-from .inputs import Inputs
+from .inputs import ENV_NAMES, InputValue, Inputs
 from .model import Outcome
-from .secret import redact, redact_obj
+from .urls import UrlError
+from .secret import MASK, Secret, looks_secret, redact, redact_obj
 
 SCHEMA = "fcp-doctor.recording/1"
+SECRET_INPUTS = {k for k, (_vars, secret) in ENV_NAMES.items() if secret}
 DEMO_DIR = Path(__file__).parent / "demo"
 
 
@@ -57,13 +59,29 @@ class Recording:
     def context(self) -> Context:
         inputs = Inputs(cwd=Path(self.cwd), env={}, files_found=list(self.files_found or []))
         for name, v in self.inputs.items():
-            iv = inputs.set(name, v["value"], v.get("source", "recording"))
-            iv.display = v["value"] if name != "database_url" else iv.display
-        return Context(inputs=inputs, timeout=self.timeout, replay=True)
+            value = str(v.get("value", ""))
+            source = str(v.get("source", "recording"))
+            if name in SECRET_INPUTS or looks_secret(name) or value == MASK:
+                # already masked when recorded: keep it a Secret, but do not remember the
+                # masked text as a secret (redact() would then blank every URL it appears in)
+                inputs.values[name] = InputValue(name, _already_masked(value), source, True, value)
+            else:
+                inputs.values[name] = InputValue(name, value, source, False, value)
+        ctx = Context(inputs=inputs, timeout=self.timeout, replay=True)
+        for step in self.steps:
+            if step.get("node") == "pg.url" and step.get("outcome") == "invalid":
+                # the masked URL may parse where the real one did not: keep the recorded error
+                ev = step.get("evidence") or {}
+                ctx.__dict__["_pg"] = (None, UrlError(str(ev.get("problem", "")), str(ev.get("part", "")), str(ev.get("hint", ""))))
+        return ctx
 
     def runner(self, speed: float = 0.0, sleep=None) -> ReplayRunner:
         outcomes = {s["node"]: (Outcome.from_json(s), int(s.get("elapsed_ms", 0))) for s in self.steps}
         return ReplayRunner(outcomes, speed=speed, **({"sleep": sleep} if sleep else {}))
+
+
+def _already_masked(text: str) -> Secret:
+    return Secret(text, remember_value=False)
 
 
 def from_walk(ctx: Context, symptom: str, runner: RecordingRunner) -> Recording:

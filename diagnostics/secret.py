@@ -50,9 +50,10 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str):
+    def __init__(self, value: str, remember_value: bool = True):
         self._value = value
-        remember(value)
+        if remember_value:
+            remember(value)
 
     def reveal(self) -> str:
         return self._value

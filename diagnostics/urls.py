@@ -11,6 +11,17 @@ from .secret import MASK, Secret
 
 PG_SCHEMES = ("postgres", "postgresql")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq's connection keywords (PostgreSQL 15-18). Other query parameters are read by
+# app drivers (Prisma's schema=, pgbouncer=, connection_limit=; node-postgres' ssl=):
+# libpq refuses them, so they are kept out of our own connection and reported.
+LIBPQ_PARAMS = frozenset(
+    """host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout
+    client_encoding options application_name fallback_application_name keepalives keepalives_idle
+    keepalives_interval keepalives_count tcp_user_timeout replication gssencmode sslmode sslnegotiation
+    sslcompression sslcert sslkey sslpassword sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer
+    ssl_min_protocol_version ssl_max_protocol_version krbsrvname gsslib gssdelegation service
+    target_session_attrs load_balance_hosts""".split()
+)
 
 
 class UrlError(ValueError):
@@ -88,8 +99,13 @@ class PgUrl:
         kw = {"host": self.host, "port": self.port, "user": self.user or None, "dbname": self.dbname or None}
         if self.password is not None:
             kw["password"] = self.password.reveal()
-        kw.update(self.params)
+        kw.update({k: v for k, v in self.params.items() if k in LIBPQ_PARAMS})
         return {k: v for k, v in kw.items() if v is not None}
+
+    @property
+    def driver_params(self) -> list[str]:
+        """Query parameters libpq does not know (read by the app's driver, if at all)."""
+        return [k for k in self.params if k not in LIBPQ_PARAMS]
 
 
 def parse_pg_url(text: str) -> PgUrl:
@@ -132,17 +148,26 @@ def parse_pg_url(text: str) -> PgUrl:
             part="@",
             hint="write '@' as %40 inside the password",
         )
-    if "@" not in authority and "@" in tail.split("?", 1)[0]:
+    if "@" not in authority and "@" in tail:
+        ch = tail[0]  # '/' or '?': where libpq ends the host part
         raise UrlError(
-            "an '@' after the first '/': the password contains an unescaped '/'",
-            part="/",
-            hint="write '/' as %2F inside the password",
+            f"an '@' after the first '{ch}': the password contains an unescaped '{ch}'",
+            part=ch,
+            hint=f"write '{ch}' as {'%2F' if ch == '/' else '%3F'} inside the password",
         )
     try:
         parts = urlsplit(f"{scheme.lower()}://{rest}")
     except ValueError as exc:
-        raise UrlError(f"the URL does not parse: {exc}", part=_host_part(authority)) from None
+        # without an '@' the authority may be USER:PASSWORD: point at it, never show it
+        raise UrlError(f"the URL does not parse: {exc}", part=_host_part(authority) if "@" in authority else "//") from None
     userinfo, _, hostport = authority.rpartition("@")
+    if "@" not in authority and not hostport.startswith("[") and ":" in hostport and not hostport.split(":", 1)[1].isdigit():
+        # "USER:PASSWORD" with no "@HOST": what follows ':' is likely a password, never shown
+        raise UrlError(
+            "no '@HOST' after 'USER:...', and what follows ':' is not a port",
+            part="(no @HOST)",
+            hint="the URL shape is postgres://USER:PASSWORD@HOST:5432/DBNAME",
+        )
     user, sep, password = userinfo.partition(":")
     if "," in hostport:
         raise UrlError("several hosts in one URL are not supported here", part=hostport)
@@ -318,3 +343,53 @@ def parse_convex_url(text: str) -> ConvexUrl:
     else:
         kind = "self_hosted"
     return ConvexUrl(origin=origin, path=path, kind=kind)
+
+
+PASSWORD_PLACEHOLDER = "${PGPASSWORD_ENC}"
+
+
+def suggest_pg_url(text: str, err: UrlError) -> tuple[str, str]:
+    """(kind, corrected URL) for a URL that failed to parse. kind is password |
+    scheme | port | sslmode | other; the URL carries PASSWORD_PLACEHOLDER instead
+    of any password, or is '' when no sensible correction exists."""
+    import difflib
+
+    raw = (text or "").strip()
+    part = err.part or ""
+    if part in ("@", "#", "/", "?"):
+        kind = "password"
+    elif part.endswith("://"):
+        kind = "scheme"
+    elif part.startswith(":") or part.startswith("port="):
+        kind = "port"
+    elif part.startswith("sslmode="):
+        kind = "sslmode"
+    else:
+        kind = "other"
+    if "://" not in raw:
+        return kind, ""
+    scheme, rest = raw.split("://", 1)
+    if kind == "scheme":
+        scheme = "postgres"
+    if kind == "password":
+        # libpq's shape: the user up to the first ':', the host after the last '@'
+        userinfo, _, after = rest.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        rest = f"{user}:{PASSWORD_PLACEHOLDER}@{after}"
+    elif "@" in rest.split("/", 1)[0]:
+        userinfo, _, after = rest.partition("@")
+        user, sep, _pw = userinfo.partition(":")
+        rest = f"{user}{':' + PASSWORD_PLACEHOLDER if sep else ''}@{after}"
+    if kind == "port":
+        bad = part[1:] if part.startswith(":") else part
+        rest = rest.replace(part, ":5432" if part.startswith(":") else "port=5432", 1) if bad else rest
+    if kind == "sslmode":
+        bad = part.split("=", 1)[1]
+        best = difflib.get_close_matches(bad, SSL_MODES, n=1, cutoff=0.5)
+        rest = rest.replace(part, f"sslmode={best[0] if best else 'disable'}", 1)
+    candidate = f"{scheme}://{rest}"
+    try:
+        parse_pg_url(candidate.replace(PASSWORD_PLACEHOLDER, "x"))
+    except UrlError:
+        return kind, ""
+    return kind, candidate

@@ -28,6 +28,7 @@ def url(host: str, port: int, pw: str = PW, db: str = "app") -> str:
 def canary_role(pg):
     pg.add_role("canary", PW)
     pg.psql('CREATE DATABASE app OWNER "canary"')
+    pg.psql('CREATE DATABASE convex_self_hosted OWNER "canary"')  # backend.env's instance database
     return pg
 
 

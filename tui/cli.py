@@ -130,7 +130,9 @@ def make_context(args):
                 parse_resolver(dns)
             except ValueError:
                 raise UsageError(f"--wireguard-config: the DNS = line '{dns}' is not an IP address")
-    timeout = getattr(args, "timeout", 5.0) or 5.0
+    timeout = getattr(args, "timeout", None)
+    if timeout is None:
+        timeout = 5.0
     if not (0 < timeout <= 600):
         raise UsageError("--timeout must be between 0 and 600 seconds")
     inputs = discover(flags)

@@ -33,7 +33,7 @@ class Cause:
     id: str
     layer: str
     title: str
-    explanation: str  # may use {names} from Names and the evidence
+    explanation: str | Callable[[Names, dict], str]  # {names} from Names and the evidence, or a function of both
     fix: FixBuilder
     docs: tuple[str, ...] = ()
     severity: str = "error"  # "warning" for the findings-only ids
@@ -51,7 +51,7 @@ class Cause:
             id=self.id,
             layer=self.layer,
             title=redact(self.title.format_map(merged)),
-            explanation=redact(self.explanation.format_map(merged)),
+            explanation=redact(self.explanation(merged, evidence) if callable(self.explanation) else self.explanation.format_map(merged)),
             evidence=redact_obj(evidence),
             fix=fix,
             docs=list(self.docs),

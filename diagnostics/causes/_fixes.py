@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..secret import Secret
 from ..urls import UrlError, parse_pg_url
 
 READ_PASSWORD = ("Put the database password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD")
@@ -13,6 +14,8 @@ def pasteable_url(names, **params) -> str:
         url = parse_pg_url(str(names["url"]))
     except UrlError:
         return "postgres://USER:${PGPASSWORD}@HOST:5432/DB"
+    if url.password is None:  # the fix puts the password in
+        url = url.with_(password=Secret("", remember_value=False))
     return url.with_params(**params).render(password="${PGPASSWORD}")
 
 

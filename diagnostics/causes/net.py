@@ -6,9 +6,10 @@ cause(
     "The system resolver answered that {host} does not exist (NXDOMAIN), so no connection was ever tried. "
     "Either the name is misspelt, or it only exists in a private DNS this machine does not use.",
     lambda n, e: steps(
-        "Check the name where the URL came from ({url_var}).",
+        f"Check the name where the URL came from ({n['url_var']}).",
         ("Ask DNS yourself", f"getent hosts {n['host']} || dig +short {n['host']}"),
-        f"Compare {n['host']} with the host your provider shows; {e.get('hint') or 'a one-letter typo is the usual cause'}.",
+        f"Compare {n['host']} with the host your provider shows: "
+        + (f"{e['hint']}" if e.get("hint") else "a one-letter typo is the usual cause."),
     ),
 )
 
@@ -25,11 +26,25 @@ cause(
     ),
 )
 
+def _no_answer_explanation(n, e) -> str:
+    attempts = e.get("attempts") or []
+    if any(a.get("result") == "unreachable" for a in attempts):
+        detail = next(a.get("detail", "") for a in attempts if a.get("result") == "unreachable")
+        return (
+            "No packet could even leave for {target}: this machine has no route to it ({detail}). "
+            "The address is in a network this machine is not connected to (a private range, a Fly 6PN address "
+            "outside the WireGuard tunnel, an IPv6 address on an IPv4-only host)."
+        ).format_map({**n, "detail": detail})
+    return (
+        "TCP packets to {target} got no answer at all within {timeout_s} s: something drops them "
+        "(a firewall, a security group, an address that no longer exists, or a private address not routed from here)."
+    ).format_map(n)
+
+
 cause(
     "net.connect_timeout",
     "No answer from {host}:{port}",
-    "TCP packets to {target} got no answer at all within {timeout_s} s: something drops them "
-    "(a firewall, a security group, an address that no longer exists, or a private address not routed from here).",
+    _no_answer_explanation,
     lambda n, e: steps(
         "Find where the packets stop.",
         ("Is there a route to the address?", f"ip route get {e.get('address') or n['host']}"),

@@ -95,7 +95,14 @@ async def fly_toml(ctx) -> Outcome:
             "invalid",
             FAIL,
             f"{where}: {err['message']}",
-            {"path": err["path"], "line": err.get("line", 0), "column": err.get("column", 0), "error": err["message"], "text": err.get("text", "")},
+            {
+                "path": err["path"],
+                "location": where,
+                "line": err.get("line", 0),
+                "column": err.get("column", 0),
+                "error": err["message"],
+                "text": err.get("text", ""),
+            },
             {"fly_toml_path": err["path"], "fly_toml_line": err.get("line", 0)},
         )
     if inputs.fly_toml is None:

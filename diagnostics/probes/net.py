@@ -6,6 +6,7 @@ import asyncio
 import errno
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -28,11 +29,8 @@ def is_ip(host: str) -> bool:
 async def resolve(host: str, port: int, timeout: float) -> Resolved:
     if is_ip(host):
         return Resolved("resolved", [host])
-    loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), timeout
-        )
+        infos = await asyncio.wait_for(_getaddrinfo(host, port), timeout)
     except asyncio.TimeoutError:
         return Resolved("timeout", [], f"no DNS answer within {timeout:g} s")
     except socket.gaierror as exc:
@@ -49,6 +47,36 @@ async def resolve(host: str, port: int, timeout: float) -> Resolved:
         if a not in addrs:
             addrs.append(a)
     return Resolved("resolved", addrs)
+
+
+def _getaddrinfo(host: str, port: int) -> asyncio.Future:
+    """getaddrinfo in a daemon thread of its own. The loop's default executor would
+    do, but asyncio.run() waits for its threads at exit: a resolver that never
+    answers (glibc retries for 10 s and more) would hold the program long after
+    the step's timeout."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future = loop.create_future()
+
+    def deliver(result, exc) -> None:
+        if fut.done():
+            return
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+
+    def work() -> None:
+        try:
+            result, exc = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP), None
+        except Exception as e:  # handed to the awaiting coroutine
+            result, exc = None, e
+        try:
+            loop.call_soon_threadsafe(deliver, result, exc)
+        except RuntimeError:  # the loop is gone: nobody waits any more
+            pass
+
+    threading.Thread(target=work, name="fcp-resolve", daemon=True).start()
+    return fut
 
 
 @dataclass
@@ -87,3 +115,27 @@ async def tcp_connect(address: str, port: int, timeout: float, keep: bool = Fals
 
 def _ms(t0: float) -> int:
     return int((time.monotonic() - t0) * 1000)
+
+
+async def bounded(aw, timeout: float, grace: float = 0.3):
+    """`asyncio.wait_for`, but never waits long for a cancelled task to finish.
+
+    psycopg answers a cancellation by asking the server to cancel the query and
+    waiting up to 5 s for it; a second cancellation makes it drop the
+    connection at once. So: cancel, and cancel again, within `grace` seconds,
+    then raise TimeoutError whether or not the task has finished."""
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    end = time.monotonic() + grace
+    while not task.done() and time.monotonic() < end:
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(0.05, max(0.0, end - time.monotonic())))
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: no "exception was never retrieved" noise
+    raise asyncio.TimeoutError

@@ -5,14 +5,20 @@ transaction with a statement_timeout; nothing is written."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import re
 import struct
 import time
 
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
-from ..urls import classify_host
+from ..urls import classify_host, suggest_pg_url
 from . import probe
-from .net import resolve, tcp_connect
+from .net import bounded, resolve, tcp_connect
+
+# psycopg warns on stderr when it drops a connection whose query was cancelled: the
+# step's own result says what happened
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 HIGH_LATENCY_MS = 20.0
@@ -22,7 +28,13 @@ NEAR_LIMIT = 0.8
 # (exact strings: ../shared/facts, Postgres diagnostics; libpq wording).
 CONNECT_ERRORS: list[tuple[str, re.Pattern]] = [
     ("password_missing", re.compile(r"no password supplied")),
-    ("auth_failed", re.compile(r"password authentication failed for user|role \".*\" does not exist|authentication failed for user")),
+    (
+        "auth_failed",
+        re.compile(
+            r"password authentication failed for user|role \".*\" does not exist|authentication failed for user|"
+            r"is not permitted to log in|permission denied for database"
+        ),
+    ),
     ("hba_rejected", re.compile(r"no pg_hba\.conf entry for|pg_hba\.conf rejects connection")),
     ("database_missing", re.compile(r"database \".*\" does not exist")),
     (
@@ -31,7 +43,7 @@ CONNECT_ERRORS: list[tuple[str, re.Pattern]] = [
             r"too many clients already|too many connections for (role|database)|remaining connection slots are reserved|no more connections allowed"
         ),
     ),
-    ("server_starting", re.compile(r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections)")),
+    ("server_starting", re.compile(r"the database system is (starting up|shutting down|in recovery mode|not yet accepting connections|not accepting connections)")),
     ("ssl_required_unsupported", re.compile(r"server does not support SSL, but SSL was required")),
     (
         "ssl_verify_failed",
@@ -53,13 +65,44 @@ def classify_connect_error(message: str) -> str:
     return "error"
 
 
+_LIBPQ_PREFIX = re.compile(r'^(?:connection failed: )?connection to server (?:at "[^"]*"(?: \([^)]*\))?, port \d+|on socket "[^"]*") failed: ')
+
+
 def server_words(message: str) -> str:
-    """The server's own line (`FATAL:  ...`) out of libpq's wrapping."""
+    """The server's own line (`FATAL:  ...`) out of libpq's wrapping, or else
+    libpq's first line without the `connection to server at ... failed:` prefix."""
     m = re.search(r"(FATAL|ERROR):\s+(.*)", message)
     if m:
         return f"{m.group(1)}:  {m.group(2).strip()}"
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else message
+    if not lines:
+        return message
+    return _LIBPQ_PREFIX.sub("", lines[0])
+
+
+def tls_problem(words: str) -> str:
+    if "root certificate file" in words:
+        return "no_root_cert"
+    if "does not match host name" in words or "host name from server certificate" in words:
+        return "host_mismatch"
+    return "untrusted"
+
+
+FLY_SUFFIXES = ("internal", "flycast", "fly.dev", "flympg.net")
+
+
+def typo_hint(host: str) -> str:
+    """'did you mean pg.internal?' when the name's ending is one letter away from a Fly suffix."""
+    import difflib
+
+    labels = host.lower().rstrip(".").split(".")
+    for n in (2, 1):
+        if len(labels) > n:
+            tail = ".".join(labels[-n:])
+            best = difflib.get_close_matches(tail, FLY_SUFFIXES, n=1, cutoff=0.75)
+            if best and best[0] != tail:
+                return f"did you mean {'.'.join(labels[:-n] + [best[0]])}?"
+    return ""
 
 
 @probe("pg.url")
@@ -74,19 +117,29 @@ async def url(ctx) -> Outcome:
         )
     err = ctx.pg_url_error
     if err is not None:
+        kind, suggestion = suggest_pg_url(iv.text(), err)
         return Outcome(
             "invalid",
             FAIL,
             f"{err} (at '{err.part}')" if err.part else str(err),
-            {"url": iv.display, "source": iv.source, "problem": str(err), "part": err.part or "(whole URL)", "hint": err.hint},
+            {
+                "url": iv.display,
+                "source": iv.source,
+                "problem": str(err),
+                "part": err.part or "(whole URL)",
+                "hint": err.hint,
+                "kind": kind,
+                "corrected": suggestion,
+            },
         )
     u = ctx.pg_url
-    return Outcome(
-        "ok",
-        PASS,
-        f"{u.masked()} from {iv.source}",
-        {"url": u.masked(), "source": iv.source, "sslmode": u.sslmode, "user": u.user, "database": u.dbname},
-    )
+    evidence = {"url": u.masked(), "source": iv.source, "sslmode": u.sslmode, "user": u.user, "database": u.dbname}
+    summary = f"{u.masked()} from {iv.source}"
+    if u.driver_params:
+        names = ", ".join(u.driver_params)
+        evidence["not_libpq_params"] = f"{names} (read by the app's driver, e.g. Prisma; libpq would refuse them, so this check leaves them out)"
+        summary += f"; left out: {names}"
+    return Outcome("ok", PASS, summary, evidence)
 
 
 @probe("pg.host")
@@ -115,8 +168,11 @@ async def dns(ctx) -> Outcome:
         return Outcome(
             "resolved", PASS, f"{host} → {', '.join(r.addresses[:3])}", {"host": host, "addresses": r.addresses}, {"pg_addresses": r.addresses}
         )
-    hint = ""
-    return Outcome(r.status, FAIL, f"{host}: {r.detail}", {"host": host, "error": r.detail, "hint": hint})
+    evidence = {"host": host, "error": r.detail}
+    hint = typo_hint(host)
+    if hint:
+        evidence["hint"] = hint
+    return Outcome(r.status, FAIL, f"{host}: {r.detail}" + (f" ({hint})" if hint else ""), evidence)
 
 
 @probe("pg.tcp")
@@ -159,7 +215,9 @@ async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str
     try:
         c.writer.write(SSL_REQUEST)
         await asyncio.wait_for(c.writer.drain(), timeout)
-        data = await asyncio.wait_for(c.reader.read(1), timeout)
+        # Postgres answers exactly one byte and waits. Whatever else is buffered means
+        # something else speaks here (an SSH banner starts with 'S' too).
+        data = await asyncio.wait_for(c.reader.read(80), timeout)
     except asyncio.TimeoutError:
         return "timeout", f"TCP connected, but no answer to the TLS request within {timeout:g} s"
     except (ConnectionResetError, BrokenPipeError) as exc:
@@ -172,7 +230,9 @@ async def ssl_request(address: str, port: int, timeout: float) -> tuple[str, str
         return "no_tls", "answered N (no TLS)"
     if not data:
         return "closed", "the server closed the connection without answering"
-    return "not_postgres", f"answered {data!r}, which is not Postgres"
+    first = data.decode("latin-1").splitlines()[0][:60] if data else ""
+    what = " (an HTTP server)" if data.startswith(b"HTTP/") else " (an SSH server)" if data.startswith(b"SSH-") else ""
+    return "not_postgres", f"answered {first!r}{what}, which is not Postgres"
 
 
 @probe("pg.ssl")
@@ -206,7 +266,7 @@ def connect_kwargs(ctx) -> dict:
     if addr and addr != kw.get("host"):
         kw["hostaddr"] = addr
     kw["port"] = target_port
-    kw["connect_timeout"] = max(2, int(round(ctx.timeout)))
+    kw["connect_timeout"] = max(2, math.ceil(ctx.timeout))
     kw["application_name"] = "fcp-doctor"
     kw.setdefault("sslmode", "prefer")
     return kw
@@ -217,8 +277,39 @@ async def open_connection(ctx, **overrides):
 
     kw = connect_kwargs(ctx)
     kw.update(overrides)
-    # inside pg.connect's budget (1.5 × timeout): libpq's own connect_timeout is at least 2 s
-    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout * 1.25)
+    # libpq's own connect_timeout is whole seconds, at least 2: the wait here is the real bound
+    return await asyncio.wait_for(psycopg.AsyncConnection.connect(**kw), ctx.timeout)
+
+
+def _refusal_details(outcome: str, words: str) -> dict:
+    """What the server's refusal says beyond its class: which pg_hba.conf case,
+    which connection limit."""
+    out: dict = {}
+    if outcome == "hba_rejected":
+        m = re.search(r'for host "([^"]+)", user "([^"]*)", database "([^"]*)"(?:, (.+))?$', words)
+        if m:
+            out["client_address"] = m.group(1)
+            if m.group(4):
+                out["encryption"] = m.group(4).strip()
+        out["hba_case"] = "reject_rule" if "rejects connection" in words else "no_entry"
+    elif outcome == "auth_failed":
+        if "not permitted to log in" in words:
+            out["auth_case"] = "nologin"
+        elif "permission denied for database" in words:
+            out["auth_case"] = "no_connect_privilege"
+        elif "does not exist" in words:
+            out["auth_case"] = "no_role"
+        else:
+            out["auth_case"] = "password"
+    elif outcome == "too_many_connections":
+        m = re.search(r'too many connections for (role|database) "([^"]+)"', words)
+        if m:
+            out["limit_kind"], out["limit_name"] = m.group(1), m.group(2)
+        elif "reserved" in words:
+            out["limit_kind"] = "reserved"
+        else:
+            out["limit_kind"] = "server"
+    return out
 
 
 @probe("pg.connect")
@@ -240,9 +331,11 @@ async def connect(ctx) -> Outcome:
         if outcome == "closed":  # libpq's last lines only say "before or while processing the request."
             words = "the server closed the connection unexpectedly during startup"
         evidence = {"error": words, "user": u.user, "database": u.dbname, "sslmode": u.sslmode}
-        m = re.search(r'no pg_hba\.conf entry for host "([^"]+)"', message)
-        if m:
-            evidence["client_address"] = m.group(1)
+        evidence.update(_refusal_details(outcome, words))
+        if outcome == "ssl_verify_failed":
+            evidence["tls_problem"] = tls_problem(words)
+        if outcome == "hba_rejected" and "pg_tls_offered" in ctx.facts:
+            evidence["tls_offered"] = bool(ctx.facts["pg_tls_offered"])
         if outcome in ("timeout", "closed"):
             evidence["detail"] = words
         return Outcome(outcome, FAIL, words, evidence)
@@ -268,27 +361,9 @@ SELECT pg_is_in_recovery(),
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
        (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
        (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
-       current_user, current_database(), current_setting('server_version')
+       current_user, current_database(), current_setting('server_version'),
+       (SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only')
 """
-
-
-async def bounded(aw, limit: float, *conns):
-    """Await `aw` (queries on `conns`) for at most `limit` s. On expiry the connections
-    are closed first: otherwise psycopg spends 5 s or more trying to cancel a query on
-    a server that no longer answers, far past the probe's bound."""
-    task = asyncio.ensure_future(aw)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=limit)
-        if task in done:
-            return task.result()
-        raise asyncio.TimeoutError
-    finally:
-        if not task.done():
-            for c in conns:
-                if c is not None:
-                    c.pgconn.finish()
-            task.cancel()
-            await asyncio.wait({task}, timeout=1)
 
 
 @probe("pg.session")
@@ -297,7 +372,7 @@ async def session(ctx) -> Outcome:
     if conn is None:
         return Outcome("no_connection", SKIPPED, "no open connection")
     ms_limit = int(ctx.timeout * 1000)
-    latencies = []
+    latencies: list[float] = []
 
     async def queries():
         async with conn.cursor() as cur:
@@ -313,12 +388,12 @@ async def session(ctx) -> Outcome:
         return row
 
     try:
-        row = await bounded(queries(), ctx.timeout, conn)
+        row = await bounded(queries(), ctx.timeout)
     except asyncio.TimeoutError:
         return Outcome(
             "timeout", FAIL, f"logged in, but no answer to a query within {ctx.timeout:g} s", {"detail": "the server stopped answering after login"}
         )
-    (in_recovery, default_ro, max_conn, su_reserved, reserved, in_use, is_super, ssl_in_use, user, db, version) = row
+    (in_recovery, default_ro, max_conn, su_reserved, reserved, in_use, is_super, ssl_in_use, user, db, version, ro_source) = row
     latencies.sort()
     latency = round(latencies[len(latencies) // 2], 2)
     usable = max(1, max_conn - su_reserved - reserved)
@@ -326,6 +401,7 @@ async def session(ctx) -> Outcome:
         "server_version": version,
         "pg_is_in_recovery": in_recovery,
         "default_transaction_read_only": default_ro,
+        "read_only_set_by": ro_source,
         "max_connections": max_conn,
         "reserved": su_reserved + reserved,
         "usable": usable,
@@ -338,6 +414,12 @@ async def session(ctx) -> Outcome:
     }
     facts = {"pg_latency_ms": latency, "pg_in_recovery": in_recovery}
     if in_recovery:
+        async with conn.cursor() as cur:  # the standby knows its primary (NULL without pg_read_all_stats)
+            await cur.execute("SELECT sender_host, sender_port FROM pg_stat_wal_receiver")
+            upstream = await cur.fetchone()
+        await conn.rollback()
+        if upstream and upstream[0]:
+            evidence["primary_host"], evidence["primary_port"] = upstream[0], upstream[1]
         return Outcome("replica", FAIL, "pg_is_in_recovery() = true: a standby", evidence, facts)
     if default_ro == "on":
         return Outcome("read_only", FAIL, f"default_transaction_read_only = on for {db}", evidence, facts)
@@ -354,6 +436,26 @@ async def session(ctx) -> Outcome:
     return Outcome("ok", WARN if findings else PASS, summary, evidence, facts, findings)
 
 
+async def _prepared_dance(a, b) -> tuple[dict, str]:
+    """A holds a transaction while B prepares; A ends it; B runs its prepared
+    statement again. Returns the backend pids seen and the error, if any."""
+    import psycopg
+
+    pid_a = await _pid(a)  # opens A's transaction (the session is not autocommit)
+    pid_b1 = await _pid(b)
+    query = "SELECT 1 AS fcp_doctor_probe"
+    await b.execute(query, prepare=True)
+    pid_b2 = await _pid(b)
+    await a.rollback()
+    pid_b3 = await _pid(b)
+    pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
+    try:
+        await b.execute(query, prepare=True)
+    except psycopg.Error as exc:
+        return pids, server_words(str(exc))
+    return pids, ""
+
+
 async def _pid(conn) -> int:
     async with conn.cursor() as cur:
         await cur.execute("SELECT pg_backend_pid()")
@@ -362,56 +464,68 @@ async def _pid(conn) -> int:
 
 @probe("pg.pooler")
 async def pooler(ctx) -> Outcome:
-    """Two client connections, A and B (autocommit). A holds a transaction while B
-    prepares a named statement; after A commits, a transaction-mode pooler gives B
-    A's server back (LIFO) — where B's prepared statement does not exist."""
+    """The session's connection A holds a transaction open while a second client
+    B prepares a named statement. After A ends its transaction, a transaction-mode
+    pooler hands B A's server (PgBouncer reuses the most recently freed server):
+    B's prepared statement does not exist there. A direct connection or a
+    session-mode pooler keeps B on one server throughout."""
     import psycopg
 
-    a = await open_connection(ctx, autocommit=True)
+    a = ctx.resources.get("pg_conn")
+    if a is None or a.closed:
+        return Outcome("no_connection", SKIPPED, "no open connection")
     b = None
+    deadline = time.monotonic() + 1.5 * ctx.timeout  # inside the node's budget of 2 x --timeout
     try:
-        b = await open_connection(ctx, autocommit=True, prepare_threshold=None)
-
-        async def exchange():
-            await a.execute("BEGIN READ ONLY")
-            pid_a = await _pid(a)
-            pid_b1 = await _pid(b)
-            query = "SELECT 1 AS fcp_doctor_probe"
-            await b.execute(query, prepare=True)
-            pid_b2 = await _pid(b)
-            await a.execute("COMMIT")
-            pid_b3 = await _pid(b)
-            pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
-            moved = len({pid_b1, pid_b2, pid_b3}) > 1
-            try:
-                await b.execute(query, prepare=True)
-            except psycopg.Error as exc:
-                words = server_words(str(exc))
-                return Outcome(
-                    "prepared_broken",
-                    FAIL,
-                    f"transaction pooling: {words}",
-                    {"error": words, "backend_pids": pids, "pooling": "transaction"},
-                    {"pg_pooler": "transaction"},
-                )
-            if moved:
-                return Outcome(
-                    "transaction_pooling_ok",
-                    PASS,
-                    "transaction pooling, and prepared statements still work",
-                    {"backend_pids": pids, "pooling": "transaction"},
-                    {"pg_pooler": "transaction"},
-                )
-            return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
-
         try:
-            return await bounded(exchange(), ctx.timeout, a, b)
+            # only the explicit prepare=True below prepares (None would turn preparing off)
+            b = await open_connection(ctx, autocommit=True, prepare_threshold=1000)
+        except (psycopg.Error, asyncio.TimeoutError) as exc:
+            words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else f"no login within {ctx.timeout:g} s"
+            return Outcome("no_second_connection", SKIPPED, f"could not open a second connection: {words}", {"error": words})
+        try:
+            pids, error = await bounded(_prepared_dance(a, b), max(0.1, deadline - time.monotonic()))
         except asyncio.TimeoutError:
-            return Outcome("timeout", FAIL, f"no answer to a query within {ctx.timeout:g} s", {"detail": "the server stopped answering after login"})
+            return Outcome(
+                "pool_wait",
+                SKIPPED,
+                "the second client waited for a server while the first held a transaction: a pooler with one server connection",
+                {"detail": "no server for a second client while the first held a transaction", "pooling": "transaction, one server (likely)"},
+            )
+        moved = len(set(pids["b"])) > 1
+        if error and str(ctx.pg_url.params.get("pgbouncer", "")).lower() == "true":
+            return Outcome(
+                "prepared_broken_handled",
+                PASS,
+                "transaction pooling breaks prepared statements, and the URL's pgbouncer=true tells Prisma not to use them",
+                {"error": error, "backend_pids": pids, "pooling": "transaction", "url_param": "pgbouncer=true"},
+                {"pg_pooler": "transaction"},
+            )
+        if error:
+            return Outcome(
+                "prepared_broken",
+                FAIL,
+                f"transaction pooling: {error}",
+                {
+                    "error": error,
+                    "backend_pids": pids,
+                    "pooling": "transaction",
+                    "seen": "one client connection was served by different server processes, and its prepared statement vanished",
+                },
+                {"pg_pooler": "transaction"},
+            )
+        if moved:
+            return Outcome(
+                "transaction_pooling_ok",
+                PASS,
+                "transaction pooling, and prepared statements still work (the pooler tracks them)",
+                {"backend_pids": pids, "pooling": "transaction"},
+                {"pg_pooler": "transaction"},
+            )
+        return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
     finally:
-        for c in (a, b):
-            if c is not None:
-                try:
-                    await asyncio.wait_for(c.close(), 2)
-                except Exception:
-                    pass
+        if b is not None:
+            try:
+                await asyncio.wait_for(b.close(), 0.3)
+            except Exception:
+                b.pgconn.finish()  # a query may still be queued: drop the socket

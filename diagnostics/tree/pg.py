@@ -93,6 +93,14 @@ node(
     "Do named prepared statements survive the connection pooler?",
     "A transaction-mode PgBouncer hands each transaction a different server, where a prepared statement does not exist.",
     "pg.pooler",
-    {"direct": DONE, "session_pooling": DONE, "transaction_pooling_ok": DONE, "prepared_broken": "cause:pg.pooler_prepared_statements"},
+    {
+        "direct": DONE,
+        "session_pooling": DONE,
+        "transaction_pooling_ok": DONE,
+        "no_second_connection": DONE,
+        "pool_wait": DONE,
+        "prepared_broken_handled": DONE,
+        "prepared_broken": "cause:pg.pooler_prepared_statements",
+    },
     budget=2.0,
 )

@@ -1,85 +1,21 @@
 """The environments the scenarios run against, built once per bench run and
-torn down at the end. Postgres pieces come from the test suite's builders
-(tests/pgcluster.py); this file only adds what those do not build yet: a TCP
-server that never answers and a black-holed address."""
+torn down at the end, all from the test suite's builders (tests/pgcluster.py,
+tests/sixpn.py, tests/fake_flyctl, tests/convex_standin.py)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pgcluster import SUPERPASS, PgBouncer, PgCluster, free_port  # noqa: E402,F401
+from pgcluster import SUPERPASS, Netns, PgBouncer, PgCluster, RefusingPostgres, SilentServer, free_port  # noqa: E402,F401
 
 APP_USER, APP_PW = "app", "app-Pw-5d81x"
 APP_DB = "app"
-
-
-class HungServer:
-    """Accepts TCP on a loopback port and never says a byte: a hung server, or
-    something that is not Postgres and waits for the client to talk first."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self._stop = False
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def stop(self):
-        self._stop = True
-        self.sock.close()
-        for c in self.held:
-            c.close()
-
-
-class BlackHole:
-    """A network namespace where one address swallows every packet: the route
-    exists, the neighbour entry is static (no ARP failure to report), and the
-    frames go to a MAC nobody owns. A TCP connect there gets no answer at all,
-    so libpq without connect_timeout waits on the kernel's SYN retries."""
-
-    ADDR = "10.203.0.2"
-
-    def __init__(self):
-        self.ns = f"fcpbench-bh-{os.getpid()}"
-        cmds = [
-            ["ip", "netns", "add", self.ns],
-            ["ip", "-n", self.ns, "link", "set", "lo", "up"],
-            ["ip", "-n", self.ns, "link", "add", "bh0", "type", "veth", "peer", "name", "bh1"],
-            ["ip", "-n", self.ns, "addr", "add", "10.203.0.1/24", "dev", "bh0"],
-            ["ip", "-n", self.ns, "link", "set", "bh0", "up"],
-            ["ip", "-n", self.ns, "link", "set", "bh1", "up"],
-            ["ip", "-n", self.ns, "neigh", "add", self.ADDR, "lladdr", "02:00:00:00:be:ef", "dev", "bh0", "nud", "permanent"],
-        ]
-        for c in cmds:
-            subprocess.run(c, check=True, capture_output=True)
-
-    @property
-    def wrap(self) -> list[str]:
-        return ["ip", "netns", "exec", self.ns]
-
-    def stop(self):
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
 
 
 class Lab:
@@ -159,22 +95,42 @@ class Lab:
         return self._get("bouncer", build)
 
     @property
-    def hung(self) -> HungServer:
-        def build():
-            h = HungServer()
-            self.stack.callback(h.stop)
-            return h
-
-        return self._get("hung", build)
+    def hung(self) -> SilentServer:
+        """Accepts TCP and never says a byte."""
+        return self._server("hung", SilentServer)
 
     @property
-    def blackhole(self) -> BlackHole:
-        def build():
-            b = BlackHole()
-            self.stack.callback(b.stop)
-            return b
+    def hung_after_tls(self) -> SilentServer:
+        """Answers the SSLRequest with N, then never answers the login."""
+        return self._server("hung_after_tls", lambda: SilentServer(answer_ssl=True))
 
-        return self._get("blackhole", build)
+    @property
+    def starting(self) -> RefusingPostgres:
+        return self._server("starting", RefusingPostgres)
+
+    @property
+    def shutting_down(self) -> RefusingPostgres:
+        return self._server("shutting_down", lambda: RefusingPostgres(message="the database system is shutting down"))
+
+    def _server(self, key, make):
+        def build():
+            server = make()
+            self.stack.callback(server.stop)
+            return server.start()
+
+        return self._get(key, build)
+
+    @property
+    def netns(self) -> Netns:
+        """A namespace with a resolver that knows one name (on a black-holed
+        address) and says NXDOMAIN to the rest; see Netns.BLACKHOLE."""
+
+        def build():
+            n = Netns()
+            self.stack.callback(n.destroy)
+            return n.create().with_dns({"db.known.example.com": Netns.BLACKHOLE}).with_blackhole()
+
+        return self._get("netns", build)
 
     def closed_port(self) -> int:
         return free_port()

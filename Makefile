@@ -22,6 +22,10 @@ demos:
 screenshots:
 	$(PY) scripts/screenshots.py
 
+## time to verdict, start-up and footprint (run `make setup` first); writes bench/results.{md,json}
+bench:
+	$(PY) -m bench
+
 ## one self-contained Linux x86_64 executable: dist/fcp-doctor (PyInstaller; cached by source hash)
 dist:
 	$(PY) packaging/build.py

@@ -187,6 +187,8 @@ class StandIn:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 standin.requests.append((self.command, self.path, headers))
                 length = int(headers.get("content-length") or 0)
+                if self.command == "POST" and self.path.split("?", 1)[0] == "/echo" and not standin.site:
+                    return self._echo(min(length, 128 << 20))  # §3.1: echoes the body bytes (network-test's echo checks)
                 req_body = self.rfile.read(min(length, 1 << 20)).decode("utf-8", "replace") if length else ""
                 status, body, ctype = standin.route(self.command, self.path, headers, req_body)
                 data = body.encode()
@@ -197,6 +199,14 @@ class StandIn:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
+
+            def _echo(self, length: int):
+                data = self.rfile.read(length) if length else b""
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
 

@@ -16,7 +16,10 @@ def bouncer(request, pg):
         b.stop()
 
 
-def test_pooler(bouncer):
+@pytest.mark.parametrize("run", [1, 2, 3])
+def test_pooler(bouncer, run):
+    """The same pool, walked again and again: what an earlier walk prepared on a
+    pooled server connection must not change the answer."""
     d = diagnose(bouncer.url("app", APP_PASSWORD), secrets=SECRETS)
     step = d.step("pg.pooler")
     if bouncer.pool_mode == "transaction":

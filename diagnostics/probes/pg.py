@@ -438,21 +438,28 @@ async def session(ctx) -> Outcome:
 
 async def _prepared_dance(a, b) -> tuple[dict, str]:
     """A holds a transaction while B prepares; A ends it; B runs its prepared
-    statement again. Returns the backend pids seen and the error, if any."""
+    statement again. Returns the backend pids seen and the error, if any.
+
+    The statement has a fresh name each time: a pooled server connection keeps
+    what earlier clients prepared, so a fixed name would collide ("already
+    exists") or be found there by luck."""
+    import secrets
+
     import psycopg
 
+    name = f"fcp_doctor_{secrets.token_hex(6)}"
     pid_a = await _pid(a)  # opens A's transaction (the session is not autocommit)
     pid_b1 = await _pid(b)
-    query = "SELECT 1 AS fcp_doctor_probe"
-    await b.execute(query, prepare=True)
+    await b.execute(f"PREPARE {name} AS SELECT 1")
     pid_b2 = await _pid(b)
     await a.rollback()
     pid_b3 = await _pid(b)
     pids = {"a": pid_a, "b": [pid_b1, pid_b2, pid_b3]}
     try:
-        await b.execute(query, prepare=True)
+        await b.execute(f"EXECUTE {name}")
     except psycopg.Error as exc:
         return pids, server_words(str(exc))
+    await b.execute(f"DEALLOCATE {name}")
     return pids, ""
 
 

@@ -1,8 +1,9 @@
-"""`ship` and `fleet` against the stand-in flyctl (tests/fake_flyctl_ssh.py):
-three started machines of `shop-web` in three regions, each a network
-namespace chrooted into a Python-less Debian root, and one stopped machine.
-The Postgres is real, on a 6PN-like address of the host; machine syd has no
-route to it."""
+"""`ship` and `fleet` against the stand-in flyctl (tests/fake_flyctl): three
+started machines of `shop-web` in three regions, each a network namespace
+chrooted into a Python-less Debian root, and one stopped machine. The Postgres
+is real, on a 6PN-like address of the host, and is the app `shop-pg` for the
+laptop's flyctl (logged in; its `fly proxy` really forwards there); machine syd
+has no route to it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 from conftest import run_cli
 from dist_support import debian_root, dist_executable
-from fake_flyctl_ssh import Fleet
+from fake_flyctl import ip, machine
+from fake_flyctl.machines import Fleet
 from pgcluster import SUPERPASS, PgCluster, make_tempdir
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(600), pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and chroot need root")]
@@ -23,6 +25,7 @@ IAD, LHR, SYD, AMS = "148e4d55f36278", "3d8d9e3ef12e89", "e784e903c1d2e8", "9185
 OTHER, OTHER_M = "shop-worker", "d8901e4a2b3c77"
 STALE, STALE_M = "shop-admin", "5683dd4bc15d28"
 IDLE, IDLE_M = "shop-cron", "0e286039f42e86"
+PG_APP, PG_M = "shop-pg", "7811d30a4e5b28"
 LOGS = (
     "2026-11-25T09:14:02.118 app[e784e903c1d2e8] syd [info]ERROR common::errors: Caught error error: Database Timeout (Postgres)\n"
     "2026-11-25T09:14:03.020 app[148e4d55f36278] iad [info]listening on 0.0.0.0:8080\n"
@@ -49,8 +52,10 @@ def fleet():
         # an app still running with an old password in its DATABASE_URL
         f.add_machine(IDLE, IDLE_M, "ord", {"DATABASE_URL": url}, dns, state="stopped")
         f.add_machine(STALE, STALE_M, "iad", {"DATABASE_URL": pg.url(host="shop-pg.flycast", password="old-Passw0rd", sslmode="disable")}, dns)
-        f.set_logs(APP, LOGS)
-        f.exe, f.pg, f.fly = exe, pg, f.flyctl()
+        f.state["apps"][APP]["logs"] = LOGS
+        # the database app as the laptop's flyctl sees it: a started primary, a Flycast address, a proxy target
+        f.app(PG_APP, machines=[machine(PG_M, private_ip=f.db_addr)], ips=[ip(f.db_addr)], proxy_targets={str(pg.port): f"[{f.db_addr}]:{pg.port}"})
+        f.exe, f.pg, f.fly = exe, pg, f.executable()
         f.direct_url = pg.url(host="127.0.0.1", sslmode="disable")  # the laptop's view through `fly proxy`: a loopback port
         yield f
     finally:
@@ -60,6 +65,7 @@ def fleet():
 
 
 def _cli(f, *args):
+    f.write()  # the stand-in reads the state as a test left it
     return run_cli(*args, "--flyctl", str(f.fly), "--exe", str(f.exe), "--timeout", "2", timeout=120)
 
 
@@ -93,27 +99,54 @@ def test_ship_text_names_the_machine_and_the_difference(fleet):
     assert fleet.files_left() == []
 
 
-def test_ship_compares_two_vantage_points(fleet):
-    """The laptop (outside the 6PN) cannot use the .flycast URL; the machine can: the app is fine."""
-    r = _cli(fleet, "ship", "-a", APP, "--machine", LHR, "--json", "--database-url", fleet.pg.url(host="shop-pg.flycast", sslmode="disable"))
+def test_ship_laptop_reaches_the_flycast_name_through_fly_proxy(fleet):
+    """A laptop whose flyctl is logged in reaches the .flycast URL through `fly proxy`:
+    both vantage points reach Postgres and agree."""
+    url = fleet.pg.url(host="shop-pg.flycast", sslmode="disable")
+    r = _cli(fleet, "ship", "-a", APP, "--machine", LHR, "--json", "--database-url", url)
+    _no_secret(r)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["remote"]["verdict"] == "healthy" and doc["local"]["verdict"] == "healthy", doc["local"].get("root_cause")
+    local = {s["node"]: s for s in doc["local"]["steps"]}
+    assert local["context.where"]["outcome"] == "laptop_flyctl" and local["flyctl.proxy"]["outcome"] == "ok"
+    port = fleet.pg.port  # the URL's port: the test cluster's
+    assert local["flyctl.proxy"]["evidence"]["remote"] == f"[shop-pg.flycast]:{port}"
+    assert any(c[:5] == ["proxy", f"0:{port}", "shop-pg.flycast", "-a", PG_APP] for c in fleet.calls())
+    assert {s["node"]: s["outcome"] for s in doc["remote"]["steps"]}["fly.dns"] == "resolved"  # the machine asks its 6PN resolver
+    cmp = doc["comparison"]
+    assert (cmp["agree"], cmp["where"], cmp["cause"]) == (True, "both", None)
+    # the local walk read the app's logs through flyctl
+    assert [m["id"] for m in local["logs.scan"]["evidence"]["matches"]] == ["convex.db_timeout"]
+
+
+def test_ship_laptop_whose_fly_proxy_fails(fleet):
+    """The machine reaches Postgres; the laptop's `fly proxy` cannot open its tunnel:
+    the difference is on this side, the app is fine."""
+    fleet.state["proxy"]["tunnel_error"] = True
+    try:
+        r = _cli(fleet, "ship", "-a", APP, "--machine", LHR, "--json", "--database-url", fleet.pg.url(host="shop-pg.flycast", sslmode="disable"))
+    finally:
+        fleet.state["proxy"]["tunnel_error"] = False
+        fleet.write()
     _no_secret(r)
     doc = json.loads(r.stdout)
     assert doc["remote"]["verdict"] == "healthy"
-    assert doc["local"]["root_cause"]["id"] == "fly.private_host_outside_6pn"
+    rc = doc["local"]["root_cause"]
+    assert (rc["id"], rc["evidence"]["error_class"]) == ("flyctl.proxy_failed", "tunnel_down")
     cmp = doc["comparison"]
-    assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "local", "fly.private_host_outside_6pn")
-    # the local walk read the app's logs through flyctl and kept the match as evidence
-    logs = doc["local"]["root_cause"]["evidence"]["logs"]
-    assert [m["id"] for m in logs["matches"]] == ["convex.db_timeout"]
+    assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "local", "flyctl.proxy_failed")
+    assert "The app itself is fine" in cmp["explanation"]
+    # the app's logs, read through flyctl, are kept as evidence of the local verdict
+    assert [m["id"] for m in rc["evidence"]["logs"]["matches"]] == ["convex.db_timeout"]
 
 
 def test_ship_streams_when_sftp_is_unavailable_and_keeps_on_request(fleet):
-    fleet.sftp = False
-    fleet.write()
+    fleet.state["ssh"]["sftp"] = False
     try:
         r = _cli(fleet, "ship", "-a", APP, "--machine", IAD, "--json", "--keep", "--no-local")
     finally:
-        fleet.sftp = True
+        fleet.state["ssh"]["sftp"] = True
         fleet.write()
     _no_secret(r)
     assert r.returncode == 0, r.stderr
@@ -167,12 +200,14 @@ def test_ship_pty_runs_the_wizard_there(fleet):
 
 def test_machine_that_cannot_resolve_the_flycast_name(fleet):
     """From here Postgres answers (through `fly proxy`); the machine's 6PN resolver
-    answers NXDOMAIN for shop-pg.flycast: the app lives on another network."""
+    answers NXDOMAIN for shop-pg.flycast and knows no app shop-pg: the app lives on another network."""
     r = _cli(fleet, "ship", "-a", OTHER, "--json", "--database-url", fleet.direct_url)
     _no_secret(r)
     doc = json.loads(r.stdout)
-    dns = next(s for s in doc["remote"]["steps"] if s["node"] == "pg.dns")
-    assert (dns["status"], dns["outcome"]) == ("fail", "not_found")
+    dns = next(s for s in doc["remote"]["steps"] if s["node"] == "fly.dns")
+    assert (dns["status"], dns["outcome"]) == ("fail", "app_not_found")
+    assert dns["evidence"]["queries"]["AAAA shop-pg.flycast"] == "nxdomain"
+    assert doc["remote"]["root_cause"]["id"] == "fly.app_not_found"
     assert doc["local"]["verdict"] == "healthy"
     cmp = doc["comparison"]
     assert (cmp["agree"], cmp["where"], cmp["cause"]) == (False, "machine", "fly.app_not_found")
@@ -191,12 +226,11 @@ def test_machine_with_another_password(fleet):
 
 
 def test_ship_with_an_older_flyctl_without_sftp_mode(fleet):
-    fleet.sftp_mode_flag = False
-    fleet.write()
+    fleet.state["ssh"]["sftp_mode_flag"] = False
     try:
         r = _cli(fleet, "ship", "-a", APP, "--machine", LHR, "--json", "--no-local")
     finally:
-        fleet.sftp_mode_flag = True
+        fleet.state["ssh"]["sftp_mode_flag"] = True
         fleet.write()
     _no_secret(r)
     assert r.returncode == 0, r.stderr
@@ -207,9 +241,8 @@ def test_ship_with_an_older_flyctl_without_sftp_mode(fleet):
 
 def test_fleet_bounds_each_machine(fleet):
     """A machine whose session never returns is cut at --machine-timeout; the others still report."""
-    m = next(x for x in fleet.apps[APP]["machines"] if x["id"] == LHR)
+    m = fleet.machine_ssh(LHR)
     m["stuck"] = True
-    fleet.write()
     try:
         import time
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 from diagnostics import causes, logscan
-from fake_flyctl_ssh import make_flyctl
+from fake_flyctl import FakeFly
 
 # one recorded line per pattern: (expected id, line)
 RECORDED = [
@@ -102,9 +102,10 @@ def test_verdict_evidence_puts_the_agreeing_match_first():
 
 
 def _fly(tmp_path, logs: dict[str, str]):
-    state = tmp_path / "state.json"
-    state.write_text(json.dumps({"root": "", "apps": {a: {"machines": [], "logs": t} for a, t in logs.items()}}))
-    return make_flyctl(tmp_path, state)
+    f = FakeFly(tmp_path)
+    for app, text in logs.items():
+        f.app(app, logs=text)
+    return f.executable()
 
 
 def test_logs_attach_to_the_verdict(pg, tmp_path):
@@ -135,5 +136,5 @@ def test_flyctl_error_is_a_skipped_step(pg, tmp_path):
     doc = json.loads(r.stdout)
     step = next(s for s in doc["steps"] if s["node"] == "logs.scan")
     assert (step["outcome"], step["status"]) == ("unavailable", "skipped")
-    assert "Error: app no-such-app not found" in step["summary"]
+    assert 'Error: Could not find App "no-such-app"' in step["summary"]  # flyctl's wording (fly.md §2.3)
     assert r.returncode == 0

@@ -62,15 +62,17 @@ def compare(local: dict, remote: dict, app: str, machine: str, region: str) -> d
     url_note = "" if same_url else f" Note: the machine's URL points at {rem['host']}, yours at {loc['host']}."
 
     if loc["reached_postgres"] and not rem["reached_postgres"]:
-        dns, tcp, conn = _step(remote, "pg.dns"), _step(remote, "pg.tcp"), _step(remote, "pg.connect")
+        # a 6PN name is asked of the machine's 6PN resolver (fly.dns), any other of the system's (pg.dns)
+        dns = _step(remote, "fly.dns") or _step(remote, "pg.dns")
+        tcp, conn = _step(remote, "pg.tcp"), _step(remote, "pg.connect")
         if dns and dns.get("status") == "fail" and _private(host):
-            return verdict(
-                False,
-                "fly.app_not_found",
-                "machine",
-                f"Postgres answers from here, but {there} cannot resolve {host}: the database app is not on that machine's "
-                "private network (another organization or a custom network), or has no address there." + url_note,
+            cause = rem["cause"] or "fly.app_not_found"
+            why = (
+                "the database app is not on that machine's private network (another organization or a custom network), or has no address there"
+                if cause == "fly.app_not_found"
+                else (dns.get("summary") or cause)
             )
+            return verdict(False, cause, "machine", f"Postgres answers from here, but {there} cannot resolve {host}: {why}." + url_note)
         if tcp and tcp.get("status") == "fail":
             kind = tcp.get("outcome", "")
             cause = "net.connection_refused" if kind.startswith("refused") else "net.connect_timeout"
@@ -92,7 +94,8 @@ def compare(local: dict, remote: dict, app: str, machine: str, region: str) -> d
         return verdict(False, rem["cause"], "machine", f"Postgres answers from here but not from {there}: {rem['cause'] or rem['verdict']}." + url_note)
 
     if rem["reached_postgres"] and not loc["reached_postgres"]:
-        if loc["cause"] == "fly.private_host_outside_6pn" or (_private(loc["host"]) and not loc["reached_postgres"]):
+        # outside the 6PN with no way in (no flyctl, no WireGuard); a failing `fly proxy` names its own cause
+        if loc["cause"] == "fly.private_host_outside_6pn" or (_private(loc["host"]) and not loc["cause"]):
             return verdict(
                 False,
                 "fly.private_host_outside_6pn",
@@ -100,7 +103,9 @@ def compare(local: dict, remote: dict, app: str, machine: str, region: str) -> d
                 f"{there} reaches Postgres; this computer is outside Fly's private network, so {loc['host'] or host} cannot work here "
                 "(use `fly proxy` or WireGuard). The app itself is fine.",
             )
-        return verdict(False, loc["cause"], "local", f"{there} reaches Postgres; only this computer fails: {loc['cause'] or loc['verdict']}." + url_note)
+        return verdict(
+            False, loc["cause"], "local", f"{there} reaches Postgres; only this computer fails: {loc['cause'] or loc['verdict']}. The app itself is fine." + url_note
+        )
 
     # neither (or both) reached: the app's own view decides
     cause = rem["cause"] or loc["cause"]

@@ -35,6 +35,15 @@ ENV_NAMES: dict[str, tuple[tuple[str, ...], bool]] = {
 }
 
 
+def searched(name: str) -> list[str]:
+    """Every place discovery looks for an input, in order (for "not found" evidence)."""
+    env_names = ENV_NAMES.get(name, ((), False))[0]
+    places = ["--" + name.replace("_", "-"), *env_names]
+    if env_names:
+        places += [".env.local", ".env", "fly.toml [env]"]
+    return places
+
+
 @dataclass
 class InputValue:
     name: str

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..inputs import searched
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
 from ..secret import Secret, redact
 from ..urls import ConvexUrl, UrlError, classify_host, parse_convex_url, parse_pg_url
@@ -194,7 +195,7 @@ async def url(ctx) -> Outcome:
             "missing",
             SKIPPED,
             "no Convex URL (pass --convex-url or set CONVEX_URL); the Convex checks do not run",
-            {"searched": ["--convex-url", "CONVEX_URL", "CONVEX_SELF_HOSTED_URL", "VITE_CONVEX_URL", "NEXT_PUBLIC_CONVEX_URL", ".env.local", ".env"]},
+            {"searched": searched("convex_url")},
         )
     evidence = {"url": iv.display, "source": iv.source}
     try:

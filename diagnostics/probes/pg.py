@@ -11,6 +11,7 @@ import re
 import struct
 import time
 
+from ..inputs import searched
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
 from ..urls import classify_host, suggest_pg_url
 from . import probe
@@ -113,7 +114,7 @@ async def url(ctx) -> Outcome:
             "missing",
             FAIL,
             "no DATABASE_URL or POSTGRES_URL in flags, environment, .env.local, .env",
-            {"searched": ["--database-url", "DATABASE_URL", "POSTGRES_URL", ".env.local", ".env", "fly.toml"], "cwd": str(ctx.inputs.cwd)},
+            {"searched": searched("database_url"), "cwd": str(ctx.inputs.cwd)},
         )
     err = ctx.pg_url_error
     if err is not None:

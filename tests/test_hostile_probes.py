@@ -439,3 +439,29 @@ async def test_cancelled_walk_leaves_no_flyctl(tmp_path, marker):
             break
         await asyncio.sleep(0.05)
     assert_no_leftover(marker, wait=0)
+
+
+# ---------------------------------------------------------------- a self-hosted backend's Postgres
+
+
+@pytest.mark.parametrize(
+    "server,node,outcome",
+    [
+        (hostile.PgClosesDuringStartup, "convex_self.database", "closed"),
+        (hostile.PgHangsAfterLogin, "convex_self.session", "timeout"),
+    ],
+)
+def test_backend_postgres_walk_against_broken_servers(tmp_path, server, node, outcome):
+    with server() as s:
+        benv = tmp_path / "backend.env"
+        benv.write_text(f"POSTGRES_URL=postgres://app:{PG_PW}@{s.host}:{s.port}\nINSTANCE_NAME=convex-self-hosted\nDO_NOT_REQUIRE_SSL=1\n")
+        t0 = time.monotonic()
+        r = run_cli(
+            "diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", str(TIMEOUT), "--backend-env", str(benv),
+            "--database-url", f"postgres://app:{PG_PW}@{s.host}:{s.port}/convex_self_hosted", timeout=30,
+        )
+        doc = check_walk(r, time.monotonic() - t0, limit=8)
+    assert step(doc, node)["outcome"] == outcome
+    if outcome == "closed":  # named as pg.connect names it
+        assert step(doc, node)["branch"] == "cause:pg.handshake_timeout"
+        assert r.returncode == 1 and doc["root_cause"]["id"] == "pg.handshake_timeout"

@@ -16,7 +16,8 @@ import tracemalloc
 import uuid
 from pathlib import Path
 
-import httpx  # noqa: F401  imported here so no probe's timing includes the import
+import dns.asyncquery  # noqa: F401  imported here, so no probe's timing includes an import
+import httpx  # noqa: F401
 import pytest
 
 import hostile
@@ -47,7 +48,7 @@ def bound(node: str) -> float:
 
 
 async def timed(node: str, fn, ctx):
-    """Run a probe as its node does; check the time bound and that the node names the outcome."""
+    """Run a probe directly; check its node's time bound, and that the node has a branch for the outcome."""
     t0 = time.monotonic()
     out = await fn(ctx)
     elapsed = time.monotonic() - t0
@@ -161,7 +162,7 @@ async def test_convex_reads_a_bounded_prefix_of_a_huge_body(peers, tmp_path):
         sent_before = server.sent
         tracemalloc.start()
         try:
-            out, elapsed = await timed("convex.http", cx.http, ctx)
+            out, _ = await timed("convex.http", cx.http, ctx)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -173,7 +174,6 @@ async def test_convex_reads_a_bounded_prefix_of_a_huge_body(peers, tmp_path):
     time.sleep(0.2)
     # what the kernel buffered on loopback, not the 100 MB
     assert server.sent - sent_before < hostile.HttpHugeBody.SIZE // 4
-    assert elapsed < 1.0
 
 
 async def test_convex_tcp_to_a_port_that_never_completes_a_connect(tmp_path):
@@ -278,7 +278,7 @@ def test_6pn_walk_against_a_broken_resolver(resolvers, mode):
         "--resolver", f"{s.host}:{s.port}", "--database-url", f"postgres://web:{PG_PW}@pgdb.internal:5432/web",
         env={**machine_env(), "PATH": "/usr/bin:/bin"}, timeout=30,
     )
-    doc = check_walk(r, time.monotonic() - t0, limit=6)
+    doc = check_walk(r, time.monotonic() - t0, limit=8)
     assert step(doc, "context.where")["outcome"] == "fly_machine"
     assert step(doc, "fly.dns")["outcome"] == "no_resolver"
     assert r.returncode == 1 and doc["root_cause"]["id"] == "fly.private_host_outside_6pn"

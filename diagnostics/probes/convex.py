@@ -26,6 +26,7 @@ from . import probe
 from .net import resolve, tcp_connect
 
 MAX_BODY = 64 * 1024
+MAX_REDIRECTS = 3
 # §3.1 / §2: the root route's exact text
 RUNNING = "This Convex deployment is running. See https://docs.convex.dev/."
 # §3.4: the 404 bodies of the HTTP-action router
@@ -67,9 +68,18 @@ class Http:
     status: int | None = None
     body: str = ""
     headers: dict = field(default_factory=dict)
-    error: str = ""  # "" | timeout | connect | tls | protocol
+    error: str = ""  # "" | timeout | connect | tls | redirects | protocol
     detail: str = ""
     ms: int = 0
+
+    @property
+    def answer(self) -> str:
+        """What came back, in a few words: "HTTP 200", or what went wrong."""
+        return self.detail if self.error else f"HTTP {self.status}"
+
+    def got(self, status: int) -> bool:
+        """A complete answer with this status (not one cut off mid-body)."""
+        return not self.error and self.status == status
 
     @property
     def json(self):
@@ -92,7 +102,7 @@ def _client(ctx):
             timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=t),
             verify=tls_context(),
             follow_redirects=True,
-            max_redirects=3,
+            max_redirects=MAX_REDIRECTS,
             headers={"Convex-Client": CLIENT, "User-Agent": CLIENT},
             trust_env=False,
         )
@@ -106,13 +116,15 @@ async def request(ctx, method: str, url: str, headers: dict | None = None, json_
 
     r = Http(url=url)
     t = timeout or ctx.timeout
+    client = _client(ctx)  # building it (the trust store) is local work, not waiting on the peer
     t0 = time.monotonic()
+    size = 0
     try:
         async with asyncio.timeout(t):
-            async with _client(ctx).stream(method, url, headers=headers, json=json_body, timeout=t) as resp:
+            async with client.stream(method, url, headers=headers, json=json_body, timeout=t) as resp:
                 r.status = resp.status_code
                 r.headers = {k.lower(): v for k, v in resp.headers.items() if k.lower() in ("content-type", "server", "location", "via")}
-                chunks, size = [], 0
+                chunks = []
                 async for chunk in resp.aiter_bytes():
                     chunks.append(chunk)
                     size += len(chunk)
@@ -122,7 +134,17 @@ async def request(ctx, method: str, url: str, headers: dict | None = None, json_
                 if str(resp.url) != url:
                     r.headers["final_url"] = str(resp.url)
     except (TimeoutError, httpx.TimeoutException):
-        r.error, r.detail = "timeout", f"no HTTP answer within {t:g} s"
+        r.error = "timeout"
+        if r.status is None:
+            r.detail = f"no HTTP answer within {t:g} s"
+        else:  # headers came, the body trickles (or stalls)
+            r.detail = f"HTTP {r.status}, but only {size} byte{'' if size == 1 else 's'} of the body within {t:g} s"
+    except httpx.TooManyRedirects as exc:
+        try:
+            last = str(exc.request.url)
+        except RuntimeError:
+            last = url
+        r.error, r.detail = "redirects", f"more than {MAX_REDIRECTS} redirects (the last to {redact(last)[:200]}): a redirect loop"
     except httpx.ConnectError as exc:
         text = str(exc)
         r.error = "tls" if "SSL" in text or "certificate" in text.lower() else "connect"
@@ -377,15 +399,15 @@ async def http(ctx) -> Outcome:
         )
     version, name = await asyncio.gather(request(ctx, "GET", u.origin + "/version"), request(ctx, "GET", u.origin + "/instance_name"))
     ev.update(
-        version=version.body.strip()[:80] if version.status == 200 else f"HTTP {version.status or version.error}",
-        instance_name=name.body.strip()[:80] if name.status == 200 else f"HTTP {name.status or name.error}",
+        version=version.body.strip()[:80] if version.got(200) else version.answer,
+        instance_name=name.body.strip()[:80] if name.got(200) else name.answer,
     )
     if root.headers.get("final_url"):
         ev["redirected_to"] = root.headers["final_url"]
     facts = {}
-    if name.status == 200:
+    if name.got(200):
         facts["convex_instance_name"] = name.body.strip()[:80]
-    if version.status == 200:
+    if version.got(200):
         facts["convex_version"] = version.body.strip()[:80]
     return Outcome(
         "convex", PASS, f"Convex is running (version {ev['version']}, instance {ev['instance_name']}) in {root.ms} ms", ev, facts
@@ -415,7 +437,7 @@ async def admin_key(ctx) -> Outcome:
     r = await request(ctx, "GET", u.origin + "/api/check_admin_key", headers)
     ev["status"] = r.status
     if r.error:
-        return Outcome("error", FAIL, r.detail, {**ev, "detail": r.detail})
+        return Outcome("error", FAIL, r.detail, {**ev, "layer": "HTTP (admin API)", "target": ev["url"], "detail": r.detail})
     data = r.json if isinstance(r.json, dict) else {}
     code = str(data.get("code", ""))
     ev["code"] = code
@@ -428,6 +450,9 @@ async def admin_key(ctx) -> Outcome:
         ev["deployment_instance"] = inst
     if key[:1] in ("'", '"') or key[-1:] in ("'", '"'):
         ev["key_quoted"] = "the key value starts or ends with a quote character"
+    if r.status == 200 and data.get("success") is not True:  # §3.2: 200 {"success":true,...}
+        detail = "/api/check_admin_key answered HTTP 200 without Convex's JSON"
+        return Outcome("error", FAIL, detail, {**ev, "body": r.brief(), "layer": "HTTP (admin API)", "target": ev["url"], "detail": detail})
     if r.status == 200:
         kind = await _deployment_kind(ctx, u, headers)
         facts = {"convex_admin_ok": True}
@@ -443,7 +468,8 @@ async def admin_key(ctx) -> Outcome:
             403: "not accepted as a deploy key",
         }[r.status]
         return Outcome("rejected", FAIL, f"HTTP {r.status} {code}: key {form}", {**ev, "form": form})
-    return Outcome("error", FAIL, f"unexpected HTTP {r.status} from /api/check_admin_key", {**ev, "body": r.brief()})
+    detail = f"unexpected HTTP {r.status} from /api/check_admin_key"
+    return Outcome("error", FAIL, detail, {**ev, "body": r.brief(), "layer": "HTTP (admin API)", "target": ev["url"], "detail": detail})
 
 
 async def _deployment_kind(ctx, u: ConvexUrl, headers: dict) -> str:
@@ -472,7 +498,8 @@ async def origins(ctx) -> Outcome:
         data = await _origins_by_query(ctx, u, headers)
         ev["url"] = u.origin + "/api/query (_system/cli/convexUrl:cloudUrl, _system/frontend/convexSiteUrl)"
     if data is None:
-        return Outcome("unknown", WARN, f"/api/v1/get_canonical_urls answered {r.status or r.error} (an older backend?)", {**ev, "body": r.brief()})
+        older = "" if r.error else " (an older backend?)"
+        return Outcome("unknown", WARN, f"/api/v1/get_canonical_urls: {r.answer}{older}", {**ev, "body": r.brief()})
     cloud = str(data.get("convexCloudUrl") or "")
     site = str(data.get("convexSiteUrl") or "")
     ev.update(convex_cloud_origin=cloud or "(empty)", convex_site_origin=site or "(empty)")
@@ -525,7 +552,7 @@ async def env(ctx) -> Outcome:
         r = await request(ctx, "GET", u.origin + "/api/v1/list_environment_variables", headers)
         data = r.json if r.status == 200 and isinstance(r.json, dict) else None
         if data is None:
-            return Outcome("unknown", WARN, f"list_environment_variables answered {r.status or r.error}", {"status": r.status})
+            return Outcome("unknown", WARN, f"list_environment_variables: {r.answer}", {"status": r.status, "detail": r.answer})
         variables = data.get("environmentVariables") or {}
         if isinstance(variables, dict):
             # wrap every value at once: they are secrets from here on
@@ -579,6 +606,8 @@ async def metrics(ctx) -> Outcome:
     u = convex_url(ctx)
     r = await request(ctx, "GET", u.origin + "/metrics")
     ev = {"url": u.origin + "/metrics", "status": r.status}
+    if r.error:  # no complete answer says nothing either way
+        return Outcome("unknown", WARN, f"/metrics: {r.detail}", {**ev, "detail": r.detail})
     body = r.body
     # Prometheus text exposition: '# HELP' / '# TYPE' lines
     if r.status == 200 and ("# TYPE " in body or "# HELP " in body):
@@ -794,7 +823,8 @@ async def pg_from_convex(ctx) -> Outcome:
         return Outcome("failed", FAIL, f"the probe action failed: HTTP {r.status}", {**ev, "body": r.brief(500), "error": redact(str(message))[:500]})
     data = r.json
     if r.status != 200 or not isinstance(data, dict):
-        return Outcome("error", FAIL, f"unexpected answer HTTP {r.status}", {**ev, "body": r.brief(200)})
+        # not the probe module's JSON: something else answers on the site origin
+        return Outcome("not_convex", FAIL, f"{PROBE_ROUTE} answered HTTP {r.status} without the probe module's JSON", {**ev, "body": r.brief(200)})
     outcome, pev = interpret_probe_result(data, deployment_kind(ctx))
     ev.update(pev)
     if outcome == "ok":

@@ -15,7 +15,7 @@ from ..model import FAIL, PASS, SKIPPED, Outcome
 from ..secret import Secret
 from ..urls import PgUrl, UrlError, classify_host, parse_pg_url
 from . import probe
-from .net import resolve, tcp_connect
+from .net import bounded, resolve, tcp_connect
 from .pg import SSL_REQUEST, classify_connect_error, open_connection, server_words, ssl_request
 
 # variables only a Convex backend's machine has (run_backend.sh, §1.1)
@@ -313,10 +313,18 @@ async def session(ctx) -> Outcome:
     if conn is None:
         return Outcome("no_connection", SKIPPED, "no open connection")
     ms = int(ctx.timeout * 1000)
-    async with conn.cursor() as cur:
-        await cur.execute(f"SET statement_timeout = {ms}")
-        await cur.execute(SESSION_SQL)
-        in_recovery, ro, default_ro, schema, user, can_create, initialized = await cur.fetchone()
+
+    async def queries():
+        async with conn.cursor() as cur:
+            await cur.execute(f"SET statement_timeout = {ms}")
+            await cur.execute(SESSION_SQL)
+            return await cur.fetchone()
+
+    try:  # as pg.session: a server that stops answering after login must not hold the walk
+        row = await bounded(queries(), ctx.timeout)
+    except asyncio.TimeoutError:
+        return Outcome("timeout", FAIL, f"logged in, but no answer to a query within {ctx.timeout:g} s", {"detail": "the server stopped answering after login"})
+    in_recovery, ro, default_ro, schema, user, can_create, initialized = row
     db = ctx.facts.get("convex_self_db", "")
     u: PgUrl = _state(ctx)["url"]
     ev = {

@@ -81,7 +81,7 @@ def sixpn_resolver(ctx) -> tuple[str, int, str] | None:
 class Answer:
     name: str
     rdtype: str
-    status: str  # ok | empty | nxdomain | timeout | unreachable | error
+    status: str  # ok | empty | nxdomain | timeout | unreachable | truncated | error
     values: list[str] = field(default_factory=list)
     tcp: bool = False
     detail: str = ""
@@ -96,6 +96,7 @@ async def query(name: str, rdtype: str, server: str, port: int, timeout: float) 
     """One query to the 6PN resolver over UDP, retried over TCP when truncated."""
     import dns.asyncquery
     import dns.exception
+    import dns.flags
     import dns.message
     import dns.rcode
     import dns.rdatatype
@@ -109,8 +110,10 @@ async def query(name: str, rdtype: str, server: str, port: int, timeout: float) 
         return Answer(name, rdtype, "timeout", detail=f"no answer from {server} within {timeout:g} s")
     except OSError as exc:
         return Answer(name, rdtype, "unreachable", detail=f"{exc.strerror or exc}")
-    except dns.exception.DNSException as exc:
-        return Answer(name, rdtype, "error", detail=f"{type(exc).__name__}: {exc}")
+    except dns.exception.DNSException as exc:  # not a DNS message, or not the answer to this query
+        return Answer(name, rdtype, "error", detail=f"{type(exc).__name__}: {exc}"[:200])
+    if resp.flags & dns.flags.TC:  # still truncated over TCP: the records never arrived
+        return Answer(name, rdtype, "truncated", tcp=used_tcp, detail="the TC bit set over UDP and over TCP")
     if resp.rcode() == dns.rcode.NXDOMAIN:
         return Answer(name, rdtype, "nxdomain", tcp=used_tcp)
     if resp.rcode() != dns.rcode.NOERROR:
@@ -210,9 +213,11 @@ async def sixpn_dns(ctx) -> Outcome:
             ev,
             {"pg_addresses": main.values, "sixpn_resolver": server},
         )
-    if all(a.status in ("timeout", "unreachable") for a in answers):
+    if all(a.status in ("timeout", "unreachable", "truncated", "error") for a in answers):
+        # no usable answer at all: silent, unreachable, or answering garbage
         ev["detail"] = main.detail
-        return Outcome("no_resolver", FAIL, f"the 6PN resolver [{server}]:{port} does not answer ({main.status})", ev)
+        says = "does not answer" if main.status in ("timeout", "unreachable") else "gives no usable answer"
+        return Outcome("no_resolver", FAIL, f"the 6PN resolver [{server}]:{port} {says} ({main.brief()})", ev)
     if not app:
         return Outcome("not_found", FAIL, f"{host}: {main.status} on the 6PN", ev)
 

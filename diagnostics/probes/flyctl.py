@@ -66,6 +66,20 @@ class Run:
         except ValueError:
             return None
 
+    def parsed(self, kind: type):
+        """The JSON of a successful run when it is a `kind` (list or dict), else None."""
+        if self.rc != 0:
+            return None
+        if kind is list and self.stdout.strip() == "null":  # Go prints an empty (nil) list so
+            return []
+        data = self.json()
+        return data if isinstance(data, kind) else None
+
+    def garbled(self, what: str) -> str:
+        """Why a successful run gave no usable JSON (an update banner, a cut-off write)."""
+        first = error_line(self.stdout)[:120] or "nothing"
+        return f"fly {what} exited 0 but printed no usable JSON ({first!r})"
+
 
 def _env(ctx) -> dict:
     env = dict(os.environ)
@@ -76,15 +90,18 @@ def _env(ctx) -> dict:
 async def run_flyctl(ctx, *args: str, timeout: float | None = None) -> Run:
     """Run flyctl with a time limit; the process is killed when it runs over."""
     fly = ctx.facts.get("flyctl_path")
-    proc = await asyncio.create_subprocess_exec(
-        fly,
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(ctx),
-        start_new_session=True,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            fly,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_env(ctx),
+            start_new_session=True,
+        )
+    except OSError as exc:  # not executable after all, a bad interpreter line
+        return Run(-2, "", f"cannot run {fly}: {exc.strerror or exc}")
     try:
         out, err = await asyncio.wait_for(proc.communicate(), timeout or ctx.timeout)
     except asyncio.TimeoutError:
@@ -111,12 +128,14 @@ def _kill(proc, sig=signal.SIGKILL) -> None:
 @probe("flyctl.auth")
 async def auth(ctx) -> Outcome:
     r = await run_flyctl(ctx, "auth", "whoami", "--json")
-    data = r.json() if r.rc == 0 else None
-    if isinstance(data, dict) and data.get("email"):
+    data = r.parsed(dict)
+    if data and data.get("email"):
         return Outcome("ok", PASS, f"logged in as {data['email']}", {"email": data["email"]}, {"fly_user": data["email"]})
-    ev = {"command": "fly auth whoami --json", "exit_code": r.rc, "error": r.error}
+    ev = {"command": "fly auth whoami --json", "exit_code": r.rc, "error": r.garbled("auth whoami") if r.rc == 0 else r.error}
     if classify_error(r.stderr + r.stdout) == "not_authenticated":
         return Outcome("not_authenticated", FAIL, r.error or "flyctl is not logged in", ev)
+    if r.rc == 0:
+        return Outcome("error", WARN, ev["error"], ev)
     return Outcome("error", WARN, f"fly auth whoami failed: {r.error}", ev)
 
 
@@ -158,7 +177,11 @@ async def platform(ctx) -> Outcome:
     if app and app != pg:
         jobs["secrets"] = run_flyctl(ctx, "secrets", "list", "-a", app, "--json")
     results = dict(zip(jobs, await asyncio.gather(*jobs.values())))
-    ev["commands"] = {k: ("ok" if r.rc == 0 else (r.error or f"exit {r.rc}")) for k, r in results.items()}
+    kinds = {"status": dict}  # the others print JSON lists
+    ev["commands"] = {
+        k: ("ok" if r.parsed(kinds.get(k, list)) is not None else "no usable JSON") if r.rc == 0 else (r.error or f"exit {r.rc}")
+        for k, r in results.items()
+    }
 
     m = results["machines"]
     if m.rc != 0:
@@ -173,8 +196,12 @@ async def platform(ctx) -> Outcome:
             ev["apps_existing"] = shown
             return Outcome("app_not_found", FAIL, f"{m.error}; your apps: {shown}", ev, {"apps_existing": shown})
         return Outcome("error", WARN, f"fly machines list failed: {m.error}", ev)
+    listed = m.parsed(list)
+    if listed is None:  # no machine list is not an empty machine list
+        ev["error"] = m.garbled("machines list")
+        return Outcome("error", WARN, ev["error"], ev)
 
-    machines = [machine_summary(x) for x in (m.json() or []) if isinstance(x, dict)]
+    machines = [machine_summary(x) for x in listed if isinstance(x, dict)]
     ev["machines"] = [
         f"{x['id']} {x['state']} {x['region']} {x['private_ip']}" + (f" role={x['role']}" if x["role"] else "") for x in machines
     ]
@@ -183,13 +210,13 @@ async def platform(ctx) -> Outcome:
     if roles:
         ev["roles"] = roles
 
-    st = results["status"].json() if results["status"].rc == 0 else None
-    if isinstance(st, dict):
+    st = results["status"].parsed(dict)
+    if st:
         org = (st.get("Organization") or {}).get("Slug", "")
         ev["organization"] = org
         if st.get("Network"):
             ev["network"] = st["Network"]
-    ips = results["ips"].json() if results["ips"].rc == 0 else None
+    ips = results["ips"].parsed(list)
     flycast = [i.get("Address", "") for i in (ips or []) if isinstance(i, dict) and i.get("Type") == "private_v6"]
     if ips is not None:
         ev["ip_types"] = sorted({i.get("Type", "") for i in ips if isinstance(i, dict)})
@@ -209,8 +236,8 @@ async def platform(ctx) -> Outcome:
         return Outcome("machines_stopped", FAIL, f"{pg} has no started machine: {ev['stopped_machines']}", ev, facts)
 
     sec = results.get("secrets")
-    if sec is not None and sec.rc == 0:
-        entries = [s for s in (sec.json() or []) if isinstance(s, dict)]
+    if sec is not None and sec.parsed(list) is not None:
+        entries = [s for s in sec.parsed(list) if isinstance(s, dict)]
         ev["secrets"] = {s.get("name", ""): s.get("status", "") for s in entries if s.get("name") in ("DATABASE_URL", "POSTGRES_URL")}
         for s in entries:
             if s.get("name") in ("DATABASE_URL", "POSTGRES_URL") and s.get("status") in ("Staged", "Partial"):
@@ -276,14 +303,19 @@ async def start_proxy(ctx, remote_port: int, host: str, app: str, limit: float) 
 
     px._drain = asyncio.create_task(drain())
 
+    other: list[str] = []  # stdout lines that are not the `Proxying` line
+
     async def first_line() -> str | None:
         while True:
             raw = await proc.stdout.readline()
             if not raw:
                 return None
-            m = PROXY_LINE.match(raw.decode(errors="replace").strip())
+            text = raw.decode(errors="replace").strip()
+            m = PROXY_LINE.match(text)
             if m:
                 return m.group(1) + " " + m.group(2)
+            if text and len(other) < 20:
+                other.append(text[:200])
 
     try:
         line = await asyncio.wait_for(first_line(), limit)
@@ -297,7 +329,10 @@ async def start_proxy(ctx, remote_port: int, host: str, app: str, limit: float) 
             await asyncio.wait_for(asyncio.gather(proc.wait(), px._drain), 2)
         except asyncio.TimeoutError:
             pass
-        return px, "failed", bytes(px.stderr).decode(errors="replace")
+        err = bytes(px.stderr).decode(errors="replace")
+        if not err.strip() and other:
+            err = "no `Proxying localhost:...` line; it printed: " + other[-1]
+        return px, "failed", err
     local, remote = line.split(" ", 1)
     px.port = int(local) if local.isdigit() else None
     return px, "ok", remote

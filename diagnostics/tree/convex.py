@@ -52,7 +52,7 @@ node(
     "Does the deployment accept the admin key?",
     "The CLI, the dashboard and the admin checks below all need a key the backend accepts.",
     "convex.admin_key",
-    {"ok": "convex.env", "no_key": "convex.env", "rejected": "cause:convex.admin_key_invalid"},
+    {"ok": "convex.env", "no_key": "convex.env", "rejected": "cause:convex.admin_key_invalid", "error": UNREACHABLE},
     asks=("admin_key",),
     budget=2.5,
 )
@@ -84,7 +84,7 @@ node(
     "Is /metrics private?",
     "Outside docker compose the backend serves Prometheus metrics to anyone unless DISABLE_METRICS_ENDPOINT is set.",
     "convex.metrics",
-    {"public": "convex.site", "private": "convex.site", "not_applicable": "convex.site"},
+    {"public": "convex.site", "private": "convex.site", "not_applicable": "convex.site", "unknown": "convex.site"},
     budget=1.5,
 )
 node(
@@ -117,6 +117,7 @@ node(
         "route_missing": "cause:convex.http_route_not_found",
         "failed": "cause:convex.http_action_failed",
         "unreachable": UNREACHABLE,
+        "not_convex": "cause:convex.not_convex",
         "cloud_private": "cause:convex.cloud_private_database_host",
         "dns_not_found": "cause:net.dns_not_found",
         "refused": "cause:net.connection_refused",

@@ -65,6 +65,7 @@ node(
         "ssl_verify_failed": "cause:pg.ssl_verify_failed",
         "ssl_required_unsupported": "cause:convex_self.ssl_required_unsupported",
         "timeout": "cause:pg.handshake_timeout",
+        "closed": "cause:pg.handshake_timeout",
         "refused": "cause:net.connection_refused",
     },
     budget=1.5,

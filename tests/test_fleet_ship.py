@@ -267,3 +267,43 @@ def test_app_with_no_started_machine(fleet):
         assert r.returncode == 3, r.stderr
         assert r.stderr.strip().splitlines()[-1].startswith(f"fcp-doctor: app {IDLE} has no started machine")
         assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_ship_in_the_wizard_replays_the_machines_own_recording(fleet, monkeypatch):
+    """On a terminal, `ship` shows the machine's walk in the wizard: the machine
+    records it (redacted), the recording comes back and replays through the local
+    engine to the machine's verdict; nothing is left on the machine."""
+    import asyncio
+
+    from diagnostics import recording
+    from diagnostics.engine import Engine
+    from diagnostics.remote import cli as remote_cli
+    from tui import cli as tui_cli
+
+    fleet.write()
+    shown = {}
+
+    def fake_wizard(args, ctx, runner=None, title=""):
+        shown["report"] = asyncio.run(Engine(ctx, args.symptom, runner=runner).run())
+        shown["title"] = title
+        return shown["report"].exit_code
+
+    monkeypatch.setattr(remote_cli, "wizard_wanted", lambda args: True)
+    monkeypatch.setattr(tui_cli, "run_wizard", fake_wizard)
+    code = tui_cli.main(["ship", "-a", APP, "--machine", SYD, "--no-local", "--flyctl", str(fleet.fly), "--exe", str(fleet.exe), "--timeout", "2"])
+    assert code == 1
+    assert shown["title"] == f"seen from {APP}'s machine {SYD} in syd"
+    rep = shown["report"]
+    assert rep.root_cause.id == "net.connect_timeout"
+    assert not [s for s in rep.steps if s.outcome == "not_recorded"]
+    assert SUPERPASS not in json.dumps(rep.to_json())
+    assert fleet.files_left() == []
+    # the same recording, as the machine wrote it, parses as a recording
+    from diagnostics.remote.ship import pick_machine, list_machines, run_on_machine
+
+    m = pick_machine(asyncio.run(list_machines(str(fleet.fly), APP, 30)), APP, SYD)
+    run = asyncio.run(run_on_machine(str(fleet.fly), APP, m, fleet.exe, ["--timeout", "2"], 60, want_recording=True))
+    rec = recording.parse(run.recording)
+    assert rec.steps and run.report["root_cause"]["id"] == "net.connect_timeout"
+    assert SUPERPASS not in json.dumps(run.recording)
+    assert fleet.files_left() == []

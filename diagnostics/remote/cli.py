@@ -107,6 +107,25 @@ def report_from_json(d: dict):
     )
 
 
+def wizard_wanted(args) -> bool:
+    from tui.cli import plain_wanted
+
+    return not plain_wanted(args)
+
+
+def show_in_wizard(args, recorded: dict, title: str, comparison: dict | None) -> int:
+    """The machine's walk, replayed through the local engine and shown in the wizard."""
+    from tui.cli import run_wizard
+
+    from .. import recording
+
+    rec = recording.parse(recorded, "the machine's recording")
+    if comparison and not comparison.get("agree"):
+        title += f" · from here: {comparison['local']['verdict']} ({redact(comparison['explanation'])[:60]})"
+    args.symptom = rec.symptom
+    return run_wizard(args, rec.context(), rec.runner(speed=0), title=title)
+
+
 def _code(report: dict | None) -> int:
     if not report:
         return EXIT_INCONCLUSIVE
@@ -143,9 +162,10 @@ def cmd_ship(args, make_context) -> int:
 
     local_ctx = None if args.no_local else make_context(args)
     symptom = getattr(args, "symptom", "everything") or "everything"
+    in_wizard = not args.json and wizard_wanted(args)
 
     async def both():
-        remote = run_on_machine(flyctl, app, m, exe, _walk_args(args), timeout, keep=args.keep, transfer=args.transfer)
+        remote = run_on_machine(flyctl, app, m, exe, _walk_args(args), timeout, keep=args.keep, transfer=args.transfer, want_recording=in_wizard)
         if local_ctx is None:
             return await remote, None
         return await asyncio.gather(remote, _local_walk(local_ctx, symptom))
@@ -165,6 +185,8 @@ def cmd_ship(args, make_context) -> int:
         }
         print(json.dumps(redact_obj(doc), indent=2))
         return _code(run.report)
+    if in_wizard and run.recording is not None:
+        return show_in_wizard(args, run.recording, f"seen from {where}", comparison)
     out = sys.stdout
     color = render.use_color(out)
     rep = report_from_json(run.report)

@@ -48,6 +48,7 @@ class RemoteRun:
     transfer: str = ""
     elapsed_ms: int = 0
     notes: list[str] = field(default_factory=list)
+    recording: dict | None = None  # the machine's --record file: replayed in the local wizard
 
 
 def find_executable(explicit: str | None = None) -> Path:
@@ -132,7 +133,21 @@ async def upload(flyctl: str, app: str, m: Machine, exe: Path, remote: str, time
 
 
 async def remove(flyctl: str, app: str, m: Machine, remote: str, timeout: float) -> FlyctlResult:
-    return await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", f"rm -f {remote}"], timeout)
+    return await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", f"rm -f {remote} {remote}.rec.json"], timeout)
+
+
+async def fetch_recording(flyctl: str, app: str, m: Machine, path: str, timeout: float, notes: list[str]) -> dict | None:
+    """The machine's recording, or None (with a note): the report is still shown."""
+    r = await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", f"cat {path}"], timeout)
+    text = r.stdout[r.stdout.find("{") :] if "{" in r.stdout else ""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if not r.ok or not isinstance(data, dict):
+        notes.append(f"the machine's recording could not be read back: {redact(r.error_line()) or 'not JSON'}")
+        return None
+    return data
 
 
 def walk_argv(remote: str, args: list[str]) -> str:
@@ -167,9 +182,12 @@ async def run_on_machine(
     timeout: float,
     keep: bool = False,
     transfer: str = "auto",
+    want_recording: bool = False,
 ) -> RemoteRun:
     """Upload, run `diagnose --json` there, bring the report back, clean up.
-    Every flyctl call is bounded; the whole run by `timeout` per call."""
+    With `want_recording` the walk is also recorded there (redacted, as every
+    recording) and brought back, so the local wizard can replay what the
+    machine saw. Every flyctl call is bounded; the whole run by `timeout` per call."""
     import time
 
     t0 = time.monotonic()
@@ -179,13 +197,16 @@ async def run_on_machine(
     try:
         run.transfer = await upload(flyctl, app, m, exe, remote, timeout, transfer)
         uploaded = True
-        r = await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", walk_argv(remote, ["diagnose", "--json", *walk_args])], timeout)
+        record = ["--record", f"{remote}.rec.json"] if want_recording else []
+        r = await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", walk_argv(remote, ["diagnose", "--json", *record, *walk_args])], timeout)
         if r.returncode in (-1, -2):
             raise ShipError(r.error_line())
         try:
             run.report = parse_report(r.stdout)
         except ShipError as exc:
             raise ShipError(f"{exc}; flyctl said: {redact(r.error_line())}" if r.stderr.strip() else str(exc))
+        if want_recording:
+            run.recording = await fetch_recording(flyctl, app, m, f"{remote}.rec.json", timeout, run.notes)
     except ShipError as exc:
         run.error = str(exc)
     finally:

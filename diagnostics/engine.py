@@ -281,9 +281,9 @@ class Engine:
                     continue
                 n = tree.NODES[nid]
                 if end[0] == "cause":
-                    reason = f"the walk stopped at {end[1]}"
+                    reason = f"not reached: this track ended at {end[1]}"
                 elif end[0] == "inconclusive":
-                    reason = "the walk could not go on past an undecided step"
+                    reason = "not reached: an undecided step ended this track"
                 else:
                     reason = "not on the path taken"
                 not_run.append({"node": nid, "title": n.title.format_map(names), "track": tid, "reason": reason})

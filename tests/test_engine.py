@@ -121,3 +121,19 @@ async def test_tracks_run_concurrently(tmp_path):
     runner = CountingRunner()
     await Engine(ctx_for(None, tmp_path=tmp_path), "everything", runner=runner).run()
     assert runner.peak >= 2
+
+
+async def test_a_replay_never_asks_for_a_missing_input(tmp_path):
+    asked = []
+
+    async def asker(q):
+        asked.append(q.key)
+        return "postgres://u:pw@db.example.com/app"
+
+    ctx = ctx_for(None, tmp_path=tmp_path)
+    ctx.replay = True
+    outcomes = {"context.where": (Outcome("laptop", PASS), 1), "config.fly_toml": (Outcome("absent", "skipped"), 0), "pg.url": (Outcome("missing", FAIL), 1)}
+    report = await Engine(ctx, "app-cant-reach-postgres", runner=ReplayRunner(outcomes), asker=asker).run()
+    assert asked == [] and report.root_cause.id == "config.database_url_missing"
+    await Engine(ctx_for(None, tmp_path=tmp_path), "app-cant-reach-postgres", runner=ReplayRunner(outcomes), asker=asker).run()
+    assert asked == ["database_url"]

@@ -12,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pgcluster import SUPERPASS, Netns, PgBouncer, PgCluster, RefusingPostgres, SilentServer, free_port  # noqa: E402,F401
+import hostile  # noqa: E402
+from pgcluster import SUPERPASS, BannerServer, Netns, PgBouncer, PgCluster, RefusingPostgres, SilentServer, free_port  # noqa: E402,F401
 
 APP_USER, APP_PW = "app", "app-Pw-5d81x"
 APP_DB = "app"
@@ -56,6 +57,10 @@ class Lab:
             for db in (APP_DB, "rodb"):
                 c.psql(f'CREATE DATABASE "{db}" OWNER {APP_USER}')
             c.psql("ALTER DATABASE rodb SET default_transaction_read_only = on")
+            c.add_role("nologin", APP_PW)
+            c.psql('ALTER ROLE "nologin" NOLOGIN')
+            c.psql("CREATE DATABASE closeddb")
+            c.psql("REVOKE CONNECT ON DATABASE closeddb FROM PUBLIC")
             # a self-hosted Convex backend's databases: INSTANCE_NAME convex-bench, and
             # one owned by postgres where a plain role cannot create tables (PG 15)
             c.psql("CREATE DATABASE convex_bench")
@@ -86,13 +91,46 @@ class Lab:
         return self._get("tls", build)
 
     @property
-    def bouncer(self) -> PgBouncer:
+    def tls_only(self) -> PgCluster:
+        """TLS offered, and pg_hba.conf takes only TLS connections (hostssl)."""
+
         def build():
-            b = PgBouncer(self.primary, users={APP_USER: APP_PW}, pool_mode="transaction", db=APP_DB)
+            c = PgCluster(name="bench-tls-only", tls=True, hba=["local all all trust", "hostssl all all 0.0.0.0/0 scram-sha-256"])
+            self.stack.callback(c.destroy)
+            c.init().start()
+            c.add_role(APP_USER, APP_PW)
+            return c
+
+        return self._get("tls_only", build)
+
+    @property
+    def bouncer(self) -> PgBouncer:
+        return self._bouncer("transaction")
+
+    @property
+    def session_bouncer(self) -> PgBouncer:
+        return self._bouncer("session")
+
+    def _bouncer(self, mode: str) -> PgBouncer:
+        def build():
+            b = PgBouncer(self.primary, users={APP_USER: APP_PW}, pool_mode=mode, db=APP_DB)
             self.stack.callback(b.stop)
             return b.start()
 
-        return self._get("bouncer", build)
+        return self._get(f"bouncer-{mode}", build)
+
+    @property
+    def banner(self) -> BannerServer:
+        """An SSH server's banner on the port (it speaks first)."""
+        return self._server("banner", BannerServer)
+
+    @property
+    def closes_during_startup(self):
+        return self._server("closes", hostile.PgClosesDuringStartup)
+
+    @property
+    def garbage_ssl(self):
+        return self._server("garbage_ssl", hostile.PgGarbageSSL)
 
     @property
     def hung(self) -> SilentServer:

@@ -81,27 +81,22 @@ class Lab:
 
     @property
     def tls(self) -> PgCluster:
-        def build():
-            c = PgCluster(name="bench-tls", tls=True)
-            self.stack.callback(c.destroy)
-            c.init().start()
-            c.add_role(APP_USER, APP_PW)
-            return c
-
-        return self._get("tls", build)
+        return self._tls_cluster("tls", None)
 
     @property
     def tls_only(self) -> PgCluster:
         """TLS offered, and pg_hba.conf takes only TLS connections (hostssl)."""
+        return self._tls_cluster("tls-only", ["local all all trust", "hostssl all all 0.0.0.0/0 scram-sha-256"])
 
+    def _tls_cluster(self, key: str, hba: list[str] | None) -> PgCluster:
         def build():
-            c = PgCluster(name="bench-tls-only", tls=True, hba=["local all all trust", "hostssl all all 0.0.0.0/0 scram-sha-256"])
+            c = PgCluster(name=f"bench-{key}", tls=True, hba=hba)
             self.stack.callback(c.destroy)
             c.init().start()
             c.add_role(APP_USER, APP_PW)
             return c
 
-        return self._get("tls_only", build)
+        return self._get(key, build)
 
     @property
     def bouncer(self) -> PgBouncer:

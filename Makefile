@@ -1,7 +1,11 @@
-PY ?= python3
+# Everything runs in the project-local virtualenv .venv (scripts/venv makes it):
+# Debian's system Python refuses `pip install` outside one (PEP 668).
+VENV ?= .venv
+PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+export VENV
 
-.PHONY: test setup demo demos screenshots bench dist clean
+.PHONY: test setup venv demo demos screenshots bench dist clean
 
 ## the README's test command: installs what the tests need, then runs them
 test: setup
@@ -10,24 +14,26 @@ test: setup
 setup:
 	./scripts/setup-test-env
 
-demo:
-	$(PY) -m pip install -q --disable-pip-version-check -e . 2>/dev/null || $(PY) -m pip install -q -e .
+venv:
+	./scripts/venv
+
+demo: venv
 	$(PY) -m tui demo || [ $$? -eq 1 ]  # exit 1 is the demo's verdict (a root cause), not a failure
 
 ## re-record the bundled demo walks (diagnostics/demo/) against real environments (root)
-demos:
+demos: setup
 	$(PY) scripts/record-demos
 
 ## SVG screenshots of every wizard screen, from the demo recordings
-screenshots:
+screenshots: setup
 	$(PY) scripts/screenshots.py
 
-## time to verdict, start-up and footprint (run `make setup` first); writes bench/results.{md,json}
-bench:
+## time to verdict, start-up and footprint; writes bench/results.{md,json}
+bench: setup
 	$(PY) -m bench
 
 ## one self-contained Linux x86_64 executable: dist/fcp-doctor (PyInstaller; cached by source hash)
-dist:
+dist: setup
 	$(PY) packaging/build.py
 
 clean:

@@ -23,6 +23,21 @@ CONFIG_NET_PG_IDS = {
     "pg.high_latency", "pg.connections_near_limit", "pg.superuser_app_role",
 }  # fmt: skip
 
+# root-causes.md ids the program does not detect yet. An id leaves this list in
+# the change that adds its detection, its catalog entry and its test; the list
+# ends empty.
+SPEC_IDS_NOT_YET_DETECTED = {
+    # Fly Postgres and the platform as they really are
+    "fly.flycast_name_invalid", "fly.pg_no_primary", "fly.pg_oom_killed", "fly.proxy_no_healthy_machine",
+    "fly.service_ipv4_only", "fly.client_ipv4_only", "pg.idle_connections_dropped",
+    # the self-hosted backend
+    "convex_self.pooler_transaction_mode", "convex_self.two_backends_one_database", "convex_self.origin_without_scheme",
+    # the slow-queries track
+    "slow.region_distance", "slow.connection_per_call", "slow.missing_index", "slow.lock_contention",
+    "slow.idle_in_transaction", "slow.pool_saturated", "slow.memory_pressure", "slow.vacuum_behind",
+    "slow.replica_lag", "slow.statistics_unavailable",
+}  # fmt: skip
+
 
 def check_diagnosis(d: dict, with_severity: bool) -> None:
     keys = {"id", "layer", "title", "explanation", "evidence", "fix", "docs"} | ({"severity"} if with_severity else set())
@@ -111,7 +126,9 @@ def test_causes_json_lists_the_catalog():
         import re
 
         spec_ids = set(re.findall(r"^\| `([a-z_]+\.[a-z_0-9]+)` \|", spec.read_text(), re.M))
-        assert len(spec_ids) > 40 and spec_ids == ids, spec_ids ^ ids
+        assert len(spec_ids) > 40
+        assert ids <= spec_ids, ids - spec_ids
+        assert spec_ids - ids == SPEC_IDS_NOT_YET_DETECTED, (spec_ids - ids) ^ SPEC_IDS_NOT_YET_DETECTED
 
 
 @pytest.mark.parametrize("case", ["healthy", "missing-db", "bad-url"])

@@ -10,6 +10,9 @@ import shutil
 
 import pytest
 
+import smoke
+from diagnostics import __version__
+from diagnostics.causes import load_all
 from dist_support import chroot_run, debian_root, dist_executable, python_in
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")]
@@ -58,6 +61,11 @@ def test_executable_holds_what_is_loaded_by_name(exe):
     for needle in ("psycopg_binary/pq.", "psycopg_binary/_psycopg.", "psycopg_binary.libs/libpq-"):
         assert any(n.startswith(needle) for n in files), needle
     assert not {"pygments.lexers.python", "tkinter", "pytest", "setuptools"} & mods
+
+
+def test_smoke_list_from_the_executable(exe, tmp_path):
+    """The same first commands as the wheel's test (tests/smoke.py)."""
+    smoke.check_all([str(exe)], tmp_path, __version__, set(load_all()))
 
 
 def test_root_has_no_python(droot):

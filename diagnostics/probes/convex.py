@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .. import __version__
 from ..inputs import searched
 from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
 from ..secret import Secret, redact
@@ -37,7 +38,7 @@ DEFAULT_ROUTE = "/fcp-doctor/no-such-route"  # a route that cannot exist: its 40
 PROBE_ROUTE = "/fcp-doctor/postgres"  # the route `fcp-doctor convex-probe init` writes
 PROBE_TOKEN_VAR = "FCP_DOCTOR_TOKEN"
 PG_VARS = ("DATABASE_URL", "POSTGRES_URL", "PG_URL", "POSTGRESQL_URL", "DB_URL")
-CLIENT = "fcp-doctor-0.1.0"  # Convex-Client header format {name}-{semver} (§3.3)
+CLIENT = f"fcp-doctor-{__version__}"  # Convex-Client header format {name}-{semver} (§3.3)
 
 
 # ---------------------------------------------------------------- helpers

@@ -627,6 +627,16 @@ ACTIONS = [
 ]
 
 
+def _driver_class():
+    import sys
+
+    if sys.platform == "win32":
+        return None
+    from .driver import ClickOnlyDriver
+
+    return ClickOnlyDriver
+
+
 class WizardApp(App):
     CSS_PATH = "wizard.tcss"
     TITLE = "fcp-doctor"
@@ -646,7 +656,7 @@ class WizardApp(App):
         export_dir: str | Path | None = None,
         rediscover=None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=_driver_class())
         self.ctx = ctx
         self.rediscover = rediscover  # () -> Context: inputs read again (flags, env, .env, fly.toml)
         self.walks = 0

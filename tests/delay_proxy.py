@@ -170,6 +170,8 @@ class DelayProxy:
                 self._pipe(c_reader, s_writer, "up", heard, hold_first),
                 self._pipe(s_reader, c_writer, "down", heard, 0.0),
             )
+        except asyncio.CancelledError:
+            pass  # stop(): the connection goes with the proxy
         finally:
             for w in (c_writer, s_writer):
                 self._writers.discard(w)

@@ -225,7 +225,9 @@ def fleet_section(fl: dict | None) -> list[str]:
         "",
         f"`fcp-doctor fleet -a APP --json` (its defaults: 4 machines at once) on 1, 8 and 32 started machines of one app, against the stand-in "
         f"flyctl (tests/fake_flyctl) answering every call {fl['flyctl_delay_s']} s late, as an API far away does; each machine a network "
-        "namespace chrooted into a Python-less Debian root, the walk the single-file executable, all reaching one real Postgres.",
+        "namespace chrooted into a Python-less Debian root, the walk the single-file executable, all reaching one real Postgres. "
+        "Flyctl calls per machine leave out the one `machines list`; peak RSS is the largest process's (GNU time). "
+        f"This section took {fl.get('seconds', 0):.0f} s of the run, most of it building and removing the machines.",
         "",
     ]
     if fl.get("skipped"):

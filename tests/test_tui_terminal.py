@@ -86,9 +86,10 @@ def test_replay_of_a_recorded_walk(tmux, tmp_path, cli):
     assert "net.connection_refused" in out
 
 
-def test_no_mouse_motion_reporting_over_a_pty(tmp_path):
+def test_pty_clicks_without_motion_and_the_verdict_stays_after_quitting(tmp_path):
     """Clicks and the wheel are reported; motion is not (`?1003h` would make the
-    terminal report, and the wizard repaint, every mouse move)."""
+    terminal report, and the wizard repaint, every mouse move). Quitting leaves
+    the verdict and its fix commands on the normal screen."""
 
     master, slave = pty.openpty()
     os.set_blocking(master, False)
@@ -109,6 +110,14 @@ def test_no_mouse_motion_reporting_over_a_pty(tmp_path):
         assert b"ROOT CAUSE" in out, out[-2000:]
         os.write(master, b"q")
         proc.wait(timeout=15)
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -116,3 +125,8 @@ def test_no_mouse_motion_reporting_over_a_pty(tmp_path):
     assert b"\x1b[?1000h" in out and b"\x1b[?1006h" in out
     assert b"\x1b[?1003h" not in out and b"\x1b[?1002h" not in out
     assert proc.returncode == 1
+    # after the alternate screen is left, the verdict and its fix stay in the terminal
+    after = out.rsplit(b"\x1b[?1049l", 1)[-1].decode(errors="replace")
+    assert "Verdict: ROOT CAUSE" in after and "pg.ssl_required_unsupported" in after, after[-1500:]
+    assert "$ read -rs PGPASSWORD" in after and "$ fly secrets set DATABASE_URL=" in after
+    assert "Not run" not in after

@@ -347,7 +347,7 @@ def readme_section(result) -> str:
     lines = [
         START,
         f"From `make bench` ({result['when']}, {result['machine']['cpus']} shared CPUs, everything on loopback or in "
-        "network namespaces; full tables in [bench/results.md](bench/results.md)). Time from start to verdict, median (max); "
+        "network namespaces, and at a distance through a delaying proxy; full tables in [bench/results.md](bench/results.md)). Time from start to verdict, median (max); "
         f"psql with its defaults, cut at {result['settings']['bound_s']:.0f} s:",
         "",
         "| fault | fcp-doctor | verdict right | what people use today: time, named the cause? |",

@@ -282,7 +282,7 @@ def latency_section(lat: dict | None) -> list[str]:
         "every byte held for half the round trip in each direction, and a connection's first bytes held one round trip more "
         "for the TCP handshake a real link makes the client wait for. fcp-doctor and the other tool run through the same proxy, "
         f"{lat['runs']} runs each, median (max). Connections and round trips are counted by the proxy (a round trip: the client's "
-        "bytes followed by the server's), for the last run. \"Later by\" is fcp-doctor's median minus the other tool's, also in round "
+        "bytes followed by the server's), for the last run; each connection's TCP handshake is one round trip more (in the times, not in the count). \"Later by\" is fcp-doctor's median minus the other tool's, also in round "
         "trips of that link, and as a ratio (issue 17's targets at 80 ms: a healthy verdict within 2× psql, a fault no later than psql "
         "plus one round trip where psql names it); the difference includes Python's start-up (see Start-up), which no link changes. "
         f"This section took {lat.get('seconds', 0):.0f} s of the run.",

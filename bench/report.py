@@ -223,11 +223,12 @@ def fleet_section(fl: dict | None) -> list[str]:
     L = [
         "## fleet",
         "",
-        f"`fcp-doctor fleet -a APP --json` (its defaults: 4 machines at once) on 1, 8 and 32 started machines of one app, against the stand-in "
+        f"`fcp-doctor fleet -a APP --json` (its defaults: 4 machines at once) on {', '.join(map(str, fl['sizes']))} started machines of one app, against the stand-in "
         f"flyctl (tests/fake_flyctl) answering every call {fl['flyctl_delay_s']} s late, as an API far away does; each machine a network "
         "namespace chrooted into a Python-less Debian root, the walk the single-file executable, all reaching one real Postgres. "
         "Flyctl calls per machine leave out the one `machines list`; peak RSS is the largest process's (GNU time). "
-        f"This section took {fl.get('seconds', 0):.0f} s of the run, most of it building and removing the machines.",
+        f"This section took {fl.get('seconds', 0):.0f} s of the run, most of it building and removing the machines "
+        "(and building the executable, when its sources changed).",
         "",
     ]
     if fl.get("skipped"):
@@ -281,7 +282,7 @@ def latency_section(lat: dict | None) -> list[str]:
         "The same scenarios with a delaying TCP proxy in front of the server (tests/delay_proxy.py; this kernel has no `netem`): "
         "every byte held for half the round trip in each direction, and a connection's first bytes held one round trip more "
         "for the TCP handshake a real link makes the client wait for. fcp-doctor and the other tool run through the same proxy, "
-        f"{lat['runs']} runs each, median (max). Connections and round trips are counted by the proxy (a round trip: the client's "
+        f"{lat['runs']} run{'s' if lat['runs'] != 1 else ''} each, median (max). Connections and round trips are counted by the proxy (a round trip: the client's "
         "bytes followed by the server's), for the last run; each connection's TCP handshake is one round trip more (in the times, not in the count). \"Later by\" is fcp-doctor's median minus the other tool's, also in round "
         "trips of that link, and as a ratio (issue 17's targets at 80 ms: a healthy verdict within 2× psql, a fault no later than psql "
         "plus one round trip where psql names it); the difference includes Python's start-up (see Start-up), which no link changes. "
@@ -311,6 +312,10 @@ def latency_section(lat: dict | None) -> list[str]:
             for key, v in others:
                 if v is None:
                     o = "— | — | — | —"
+                elif v.get("waiting") and "runs" not in v:
+                    o = f"not run again: still waiting at {float(v['at_ms']):.0f} ms | — | no: still waiting | —"
+                elif v.get("waiting"):
+                    o = f"> {v['max_s']:.0f} s (cut) | {v['connections']} / {v['round_trips']} | no: still waiting | —"
                 else:
                     named = "connected (healthy)" if row["expect"] == "healthy" and v["ok"] else ("yes" if v["ok"] else "no")
                     o = f"{_counted(v)} | {named} | {_later(f, v, float(rtt))}"

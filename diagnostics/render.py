@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-from .engine import Report
+from .report import Report
 from .model import CRASHED, FAIL, PASS, SKIPPED, WARN, Diagnosis, Step
 from .secret import redact
 

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from diagnostics import __version__
-
-EXIT_HEALTHY, EXIT_CAUSE, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from diagnostics.report import ExitCode
 
 INPUT_FLAGS = {
     "database_url": ("--database-url", "URL", "Postgres URL (else DATABASE_URL, POSTGRES_URL, .env.local, .env)"),
@@ -38,7 +37,7 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
-        self.exit(EXIT_USAGE, f"fcp-doctor: {message}\n")
+        self.exit(ExitCode.USAGE, f"fcp-doctor: {message}\n")
 
 
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -306,15 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except UsageError as exc:
         print(f"fcp-doctor: {_redact(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
         print("fcp-doctor: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # `fcp-doctor diagnose | head`
         return 0
     except Exception as exc:  # never a traceback (it could carry a secret): one redacted line
         print(f"fcp-doctor: internal error: {type(exc).__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
 
 
 def _redact(text: str) -> str:

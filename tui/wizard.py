@@ -44,6 +44,7 @@ from diagnostics.model import (
     StepStarted,
     VerdictReady,
 )
+from diagnostics.report import ExitCode
 from diagnostics.secret import redact
 
 # status -> (word, style); the word carries the meaning without colour (NO_COLOR, 16 colours)
@@ -728,7 +729,7 @@ class WizardApp(App):
         self.action_quit_app()
 
     def action_quit_app(self) -> None:
-        self.exit(return_code=self.report.exit_code if self.report is not None else 130)
+        self.exit(return_code=self.report.exit_code if self.report is not None else ExitCode.INTERRUPTED)
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)  # theme, keys panel, screenshot, quit

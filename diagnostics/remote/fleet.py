@@ -9,6 +9,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+from ..report import ExitCode
 from ..secret import redact_obj
 from .ship import Machine, RemoteRun, run_on_machine
 
@@ -91,13 +92,13 @@ def table(runs: list[RemoteRun]) -> dict:
     return {"schema": SCHEMA, "majority": majority, "machines": rows}
 
 
-def exit_code(doc: dict) -> int:
+def exit_code(doc: dict) -> ExitCode:
     verdicts = {r["verdict"] for r in doc["machines"]}
     if "root_cause" in verdicts:
-        return 1
+        return ExitCode.ROOT_CAUSE
     if verdicts - {"healthy"}:
-        return 3
-    return 0
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.HEALTHY
 
 
 def to_json(app: str, runs: list[RemoteRun], doc: dict) -> dict:

@@ -78,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("causes", help="the catalog of root causes")
     c.add_argument("--json", action="store_true")
     sub.add_parser("tree", help="print the whole decision tree")
-    from diagnostics.remote import cli as remote_cli
+    from tui import remote
 
-    remote_cli.add_parsers(sub, _common)  # ship, fleet
+    remote.add_parsers(sub, _common)  # ship, fleet
     return p
 
 
@@ -360,10 +360,10 @@ def _dispatch(args) -> int:
             raise UsageError(str(exc))
         return cmd_replay(args, rec, header=f"replay of {Path(args.file).name}")
     if cmd in ("ship", "fleet"):
-        from diagnostics.remote import cli as remote_cli
+        from tui import remote
 
         check_symptom(args.symptom)
-        return remote_cli.cmd_ship(args, make_context) if cmd == "ship" else remote_cli.cmd_fleet(args)
+        return remote.cmd_ship(args, make_context) if cmd == "ship" else remote.cmd_fleet(args)
     ctx = make_context(args)
     check_symptom(args.symptom)
     if cmd == "diagnose":

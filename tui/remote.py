@@ -1,4 +1,6 @@
-"""The `ship` and `fleet` commands (wired into tui/cli.py)."""
+"""The `ship` and `fleet` commands: their flags, their printed forms and the
+wizard for a machine's walk (wired into tui/cli.py). The work itself is
+headless, in diagnostics/remote/."""
 
 from __future__ import annotations
 
@@ -9,12 +11,11 @@ import shutil
 import subprocess
 import sys
 
-from ..report import ExitCode, Report
-from ..secret import redact, redact_obj
-from . import fleet as fleet_mod
-from .compare import compare
-from .ship import ShipError, find_executable, list_machines, pick_machine, remote_path, remove, run_on_machine, upload, walk_argv
-
+from diagnostics.remote import fleet as fleet_mod
+from diagnostics.remote.compare import compare
+from diagnostics.remote.ship import ShipError, find_executable, list_machines, pick_machine, remote_path, remove, run_on_machine, upload, walk_argv
+from diagnostics.report import ExitCode, Report
+from diagnostics.secret import redact, redact_obj
 
 
 def add_parsers(sub, common) -> None:
@@ -73,16 +74,16 @@ def _walk_args(args) -> list[str]:
 
 
 def wizard_wanted(args) -> bool:
-    from tui.cli import plain_wanted
+    from .cli import plain_wanted
 
     return not plain_wanted(args)
 
 
 def show_in_wizard(args, recorded: dict, title: str, comparison: dict | None) -> int:
     """The machine's walk, replayed through the local engine and shown in the wizard."""
-    from tui.cli import run_wizard
+    from diagnostics import recording
 
-    from .. import recording
+    from .cli import run_wizard
 
     rec = recording.parse(recorded, "the machine's recording")
     if comparison and not comparison.get("agree"):
@@ -96,14 +97,14 @@ def _code(report: dict | None) -> ExitCode:
 
 
 async def _local_walk(ctx, symptom: str) -> dict:
-    from ..engine import Engine
+    from diagnostics.engine import Engine
 
     report = await Engine(ctx, symptom).run()
     return report.to_json()
 
 
 def cmd_ship(args, make_context) -> int:
-    from .. import render
+    from diagnostics import render
 
     try:
         app = _app(args)

@@ -202,7 +202,7 @@ def run_walk(args, ctx, runner=None, interactive: bool = False, header: str = ""
     color = render.use_color(out)
     json_mode = bool(getattr(args, "json", False))
     head = [f"fcp-doctor {__version__} — {header or engine.symptom.title}"]
-    report = asyncio.run(walk_plain(engine, out, color, interactive, json_mode, head + ["Found:"] + _inputs_preview(ctx) + ["Checks:"]))
+    report = asyncio.run(walk_plain(engine, out, color, interactive, json_mode, head + ["Found:"] + render.inputs_lines(render.inputs_of(ctx.inputs)) + ["Checks:"]))
     if record_path:
         recording.save(recording.from_walk(ctx, symptom, runner), record_path)
     if json_mode:
@@ -254,16 +254,6 @@ def _yes_no(out):
             return False
 
     return ask
-
-
-def _inputs_preview(ctx) -> list[str]:
-    files = ctx.inputs.files_found
-    lines = [f"  {'files':<16} {', '.join(files) if files else 'no fly.toml, .env.local or .env here'}"]
-    for name, v in sorted(ctx.inputs.values.items()):
-        lines.append(f"  {name:<16} {v.display}   ({v.source})")
-    for p in ctx.inputs.problems:
-        lines.append(f"  WARN {p['file']}:{p['line']}: {p['message']}")
-    return lines
 
 
 def cmd_causes(args) -> int:

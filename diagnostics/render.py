@@ -185,7 +185,6 @@ def short(v, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-
 def _json(v) -> str:
     import json
 
@@ -210,7 +209,7 @@ def cause_lines(c: CauseView, color: bool = False) -> list[str]:
     return [redact(line) for line in lines]
 
 
-def verdict_lines(report: Report, color: bool = False) -> list[str]:
+def verdict_lines(report: Report, color: bool = False, with_not_run: bool = True) -> list[str]:
     v = verdict_view(report)
     code = {"healthy": "1;32", "root_cause": "1;31"}.get(v.verdict, "1;33")
     lines = ["", _c(f"Verdict: {v.word}" + (f" — {v.headline}" if v.headline else ""), code, color)]
@@ -221,7 +220,7 @@ def verdict_lines(report: Report, color: bool = False) -> list[str]:
         lines += ["", "Also seen:"]
         for f in v.findings:
             lines += ["  " + line for line in cause_lines(f, color)]
-    if v.not_run:
+    if v.not_run and with_not_run:
         lines += ["", f"Not run ({len(v.not_run)}):"]
         lines += [f"  - {n['title']} [{n['node']}]: {n['reason']}" for n in v.not_run]
     lines += ["", f"{len(v.steps)} checks in {v.elapsed}"]

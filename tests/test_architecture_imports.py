@@ -58,8 +58,11 @@ def imports_of(path):
 FORBIDDEN = {
     "diagnostics": {"tui", "textual"},
     "diagnostics/causes": {"diagnostics.probes", "diagnostics.tree", "diagnostics.engine", "diagnostics.context", "diagnostics.render", "diagnostics.report", "diagnostics.recording", "diagnostics.remote"},
-    "diagnostics/probes": {"diagnostics.engine", "diagnostics.render", "diagnostics.report", "diagnostics.recording", "diagnostics.remote"},
-    "diagnostics/remote": {"diagnostics.engine", "diagnostics.probes", "diagnostics.tree", "diagnostics.render", "diagnostics.recording"},
+    "diagnostics/probes": {"diagnostics.tree", "diagnostics.causes", "diagnostics.engine", "diagnostics.render", "diagnostics.report", "diagnostics.recording", "diagnostics.remote"},
+    "diagnostics/tree": {"diagnostics.engine", "diagnostics.render", "diagnostics.recording", "diagnostics.remote"},
+    "diagnostics/engine.py": {"diagnostics.render", "diagnostics.recording", "diagnostics.remote"},
+    "diagnostics/context.py": {"diagnostics.engine", "diagnostics.render", "diagnostics.recording", "diagnostics.remote"},
+    "diagnostics/remote": {"diagnostics.engine", "diagnostics.probes", "diagnostics.render", "diagnostics.recording"},
     "diagnostics/report.py": {"diagnostics.engine", "diagnostics.probes", "diagnostics.tree", "diagnostics.render"},
     "diagnostics/render.py": {"diagnostics.engine", "diagnostics.probes", "diagnostics.tree", "diagnostics.recording"},
     "diagnostics/model.py": {"diagnostics."},

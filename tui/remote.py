@@ -221,6 +221,27 @@ def cmd_fleet(args) -> int:
     if args.json:
         print(json.dumps(fleet_mod.to_json(app, runs, doc), indent=2))
     else:
-        for line in fleet_mod.text_lines(app, doc):
+        for line in fleet_lines(app, doc):
             print(redact(line))
     return fleet_mod.exit_code(doc)
+
+
+def fleet_lines(app: str, doc: dict) -> list[str]:
+    """The fleet document as a table, the machines that disagree with the majority first."""
+    rows = doc["machines"]
+    if not rows:
+        return [f"{app}: no started machine"]
+    maj = doc["majority"]
+    lines = [f"fleet of {app}: {len(rows)} started machine(s); majority: {maj['verdict']}" + (f" ({maj['cause']})" if maj["cause"] else "") + f" on {maj['machines']}", ""]
+    head = f"{'':2}{'machine':<16} {'region':<7} {'verdict':<13} {'Postgres RTT':>12}  cause"
+    lines.append(head)
+    for r in rows:
+        mark = "! " if not r["agrees"] else "  "
+        rtt = f"{r['pg_rtt_ms']:.1f} ms" if r["pg_rtt_ms"] is not None else "—"
+        what = r["cause"] or ("" if r["verdict"] == "healthy" else r["title"])
+        if r["cause"] and r["title"]:
+            what = f"{r['cause']}: {r['title']}"
+        lines.append(f"{mark}{r['machine']:<16} {r['region']:<7} {r['verdict']:<13} {rtt:>12}  {what}")
+    if any(not r["agrees"] for r in rows):
+        lines += ["", "! disagrees with the majority: run `fcp-doctor ship -a " + app + " --machine ID` for its full walk"]
+    return lines

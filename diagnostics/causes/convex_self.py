@@ -1,7 +1,6 @@
 """A self-hosted Convex backend on Postgres (../shared/facts/convex.md §1.3-§1.5, §6)."""
 
-from . import Names, cause, steps
-from ._fixes import set_url_command
+from . import cause, steps
 
 PG_DOCS = "https://github.com/get-convex/convex-backend/blob/main/self-hosted/advanced/postgres_or_mysql.md"
 
@@ -23,7 +22,7 @@ cause(
     lambda n, e: steps(
         f"Set POSTGRES_URL (the variable the backend reads first) to the URL without the database.",
         ("Put the password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD"),
-        ("Set the cluster URL on the backend app", set_url_command(Names({**n, "app": _app(n)}), _bare_url(e), var="POSTGRES_URL")),
+        ("Set the cluster URL on the backend app", f"fly secrets set POSTGRES_URL=\"{_bare_url(e)}\" -a {_app(n)}"),
         e.get("note", "POSTGRES_URL wins over the deprecated DATABASE_URL fallback."),
         ("Optionally remove the deprecated fallback the attach wrote", f"fly secrets unset DATABASE_URL -a {_app(n)}") if e.get("variable") == "DATABASE_URL" else "The database itself must exist: CREATE DATABASE {db} (see convex_self.instance_database_missing).".format(db=e.get("database") or "convex_self_hosted"),
     ),

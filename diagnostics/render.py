@@ -11,7 +11,7 @@ from typing import TextIO
 
 from .engine import Report
 from .model import CRASHED, FAIL, PASS, SKIPPED, WARN, Diagnosis, Step
-from .secret import redact
+from .safe_text import shown, visible
 
 WORDS = {PASS: "PASS", WARN: "WARN", FAIL: "FAIL", SKIPPED: "SKIP", CRASHED: "CRASH"}
 ANSI = {PASS: "32", WARN: "33", FAIL: "31", SKIPPED: "2", CRASHED: "35"}
@@ -41,11 +41,10 @@ def fmt_ms(ms: int) -> str:
 
 def step_line(step: Step, color: bool = False, width: int = 100) -> str:
     word = WORDS.get(step.status, step.status.upper())
-    head = f"{_c(f'{word:<5}', ANSI.get(step.status, '0'), color)} {step.title}"
+    head = f"{_c(f'{word:<5}', ANSI.get(step.status, '0'), color)} {visible(step.title, True)}"
     tail = f"{fmt_ms(step.elapsed_ms):>8}"
-    summary = f" — {step.summary}" if step.summary else ""
-    text = redact(f"{head}{summary}")
-    return f"{text}  {tail}"
+    summary = f" — {shown(step.summary, True)}" if step.summary else ""
+    return f"{head}{summary}  {tail}"
 
 
 def inputs_lines(report: Report) -> list[str]:
@@ -57,19 +56,19 @@ def inputs_lines(report: Report) -> list[str]:
     lines.append(f"  {'files':<16} {', '.join(files) if files else 'no fly.toml, .env.local or .env here'}")
     for name, v in report.inputs.items():
         lines.append(f"  {name:<16} {v['value']}   ({v['source']})")
-    return lines
+    return [shown(line, True) for line in lines]
 
 
 def diagnosis_lines(d: Diagnosis, color: bool = False, heading: str = "") -> list[str]:
     lines = []
     title = f"{d.id}: {d.title}"
-    lines.append(_c(heading + title, "1;31" if d.severity == "error" else "1;33", color))
+    lines.append(heading + title)
     for para in d.explanation.split("\n"):
         lines.append(f"  {para}" if para else "")
     if d.evidence:
         lines.append("  Evidence:")
         for k, v in d.evidence.items():
-            lines.append(f"    {k}: {_short(v)}")
+            lines.append(f"    {k}: {shown(_short(v), True)}")
     lines.append(f"  Fix: {d.fix.summary}")
     for i, s in enumerate(d.fix.steps, 1):
         lines.append(f"    {i}. {s.text}")
@@ -78,7 +77,10 @@ def diagnosis_lines(d: Diagnosis, color: bool = False, heading: str = "") -> lis
                 lines.append(f"       $ {cl}")
     for url in d.docs:
         lines.append(f"  Docs: {url}")
-    return [redact(line) for line in lines]
+    # the catalog's text needs no masking (it holds no secret); outside text in it is made visible
+    lines = [visible(line) for line in lines]
+    lines[0] = _c(lines[0], "1;31" if d.severity == "error" else "1;33", color)
+    return lines
 
 
 def _short(v, limit: int = 300) -> str:
@@ -97,6 +99,7 @@ def verdict_lines(report: Report, color: bool = False) -> list[str]:
     lines = [""]
     word = VERDICT_WORDS.get(report.verdict, report.verdict.upper())
     code = {"healthy": "1;32", "root_cause": "1;31"}.get(report.verdict, "1;33")
+    add = lambda text: lines.append(shown(text, True))  # noqa: E731 (step summaries, reasons: outside text)
     if report.root_cause:
         lines.append(_c(f"Verdict: {word}", code, color))
         lines.extend(diagnosis_lines(report.root_cause, color))
@@ -106,7 +109,7 @@ def verdict_lines(report: Report, color: bool = False) -> list[str]:
         lines.append(_c(f"Verdict: {word} — the walk could not decide", code, color))
         for s in report.steps:
             if s.status in (CRASHED, FAIL) or s.branch == "inconclusive":
-                lines.append(f"  {s.node}: {s.outcome} {('— ' + s.summary) if s.summary else ''}")
+                add(f"  {s.node}: {s.outcome} {('— ' + s.summary) if s.summary else ''}")
     if report.findings:
         lines.append("")
         lines.append("Also seen:")
@@ -116,32 +119,32 @@ def verdict_lines(report: Report, color: bool = False) -> list[str]:
         lines.append("")
         lines.append(f"Not run ({len(report.not_run)}):")
         for n in report.not_run:
-            lines.append(f"  - {n['title']} [{n['node']}]: {n['reason']}")
+            add(f"  - {n['title']} [{n['node']}]: {n['reason']}")
     lines.append("")
     lines.append(f"{len(report.steps)} checks in {fmt_ms(report.elapsed_ms)}")
-    return [redact(line) for line in lines]
+    return lines
 
 
 def markdown(report: Report) -> str:
     out = [f"# fcp-doctor report", "", f"Symptom: `{report.symptom}` · verdict: **{report.verdict}** · {fmt_ms(report.elapsed_ms)}", ""]
     out += ["## Inputs", "", "| input | value | source |", "| --- | --- | --- |"]
     for name, v in report.inputs.items():
-        out.append(f"| {name} | `{v['value']}` | {v['source']} |")
+        out.append(f"| {name} | `{shown(v['value'], True)}` | {shown(v['source'], True)} |")
     out += ["", "## Checks", "", "| status | check | result | time |", "| --- | --- | --- | --- |"]
     for s in report.steps:
-        out.append(f"| {WORDS.get(s.status, s.status)} | {s.title} | {s.summary} | {fmt_ms(s.elapsed_ms)} |")
+        out.append(f"| {WORDS.get(s.status, s.status)} | {visible(s.title, True)} | {shown(s.summary, True)} | {fmt_ms(s.elapsed_ms)} |")
     if report.root_cause:
         out += ["", "## Root cause", ""] + _md_diag(report.root_cause)
     for f in report.findings:
         out += ["", f"## Also seen ({f.severity})", ""] + _md_diag(f)
     if report.not_run:
-        out += ["", "## Not run", ""] + [f"- {n['title']} (`{n['node']}`): {n['reason']}" for n in report.not_run]
-    return redact("\n".join(out) + "\n")
+        out += ["", "## Not run", ""] + [shown(f"- {n['title']} (`{n['node']}`): {n['reason']}", True) for n in report.not_run]
+    return visible("\n".join(out) + "\n")
 
 
 def _md_diag(d: Diagnosis) -> list[str]:
     out = [f"**{d.title}** (`{d.id}`)", "", d.explanation, "", "Evidence:", ""]
-    out += [f"- {k}: `{_short(v)}`" for k, v in d.evidence.items()]
+    out += [f"- {k}: `{shown(_short(v), True)}`" for k, v in d.evidence.items()]
     out += ["", f"Fix: {d.fix.summary}", ""]
     for i, s in enumerate(d.fix.steps, 1):
         out.append(f"{i}. {s.text}")

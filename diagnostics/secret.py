@@ -36,6 +36,8 @@ _AUTH_HEADER = re.compile(
 )
 # Fly API tokens: "FlyV1 fm2_..." and bare fm1/fm2/fo1 macaroons
 _FLY_TOKEN = re.compile(r"(?P<pre>\bFlyV1\s+|\b(?:fm1[ar]?|fm2|fo1)_)(?P<pw>[A-Za-z0-9_+/=,-]{8,})")
+# a bearer credential quoted without its header name ("... sent Bearer abc.def ...")
+_BEARER = re.compile(r"(?P<pre>\bBearer\s+)(?P<pw>[A-Za-z0-9._~+/=-]{8,})")
 # NAME=value, "name": "value" and (at a line start) NAME: value, when the name looks secret
 _NAMED_VALUE = re.compile(
     r"(?P<pre>(?P<q>\"?)\b(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*=\s*)(?P<pw>'[^'\n]*'?|\"[^\"\n]*\"?|[^\s'\"]+)"
@@ -97,20 +99,42 @@ def looks_secret(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def redact(text: str) -> str:
-    """Mask every secret in free text. Idempotent."""
+def redact(text: str, known: bool = True) -> str:
+    """Mask every secret in free text. Idempotent. `known=False`: by shape only (URL
+    userinfo, password=, keys, tokens), for text whose parts are known not to be secrets."""
     if not text:
         return text
-    for value in sorted(_known, key=len, reverse=True):
+    for value in sorted(_known, key=len, reverse=True) if known else ():
         if value in text:
-            text = text.replace(value, MASK)
+            text = _mask_known(value, text)
     text = _URL_USERINFO.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK) + m["at"], text)
     text = _KV_PASSWORD.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK), text)
     text = _CONVEX_KEY.sub(lambda m: m["pre"] + MASK, text)
     text = _AUTH_HEADER.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK), text)
     text = _FLY_TOKEN.sub(lambda m: m["pre"] + MASK, text)
+    text = _BEARER.sub(lambda m: m["pre"] + MASK, text)
     text = _NAMED_VALUE.sub(_named, text)
     return text
+
+
+_patterns: dict[str, re.Pattern] = {}
+
+
+def _mask_known(value: str, text: str) -> str:
+    """A remembered value masked where it stands as a token of its own: not inside a longer
+    word (the password `secret` leaves "fly secrets" alone), not as a URL scheme
+    (`postgres://`), not as a path segment between slashes (`fly.io/docs/postgres/connecting`)."""
+    pat = _patterns.get(value)
+    if pat is None:
+        pat = _patterns[value] = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(value)}(?![A-Za-z0-9_])(?!://)")
+
+    def one(m: re.Match) -> str:
+        s, e = m.span()
+        if s > 0 and e < len(text) and text[s - 1] == "/" and text[e] == "/":
+            return m.group()
+        return MASK
+
+    return pat.sub(one, text)
 
 
 def _named(m: re.Match) -> str:

@@ -135,7 +135,16 @@ def make_context(args):
         timeout = 5.0
     if not (0 < timeout <= 600):
         raise UsageError("--timeout must be between 0 and 600 seconds")
+    try:
+        os.getcwd()
+    except OSError:
+        raise UsageError("the working directory no longer exists (cd to your project first)")
     inputs = discover(flags)
+    for v in inputs.values.values():
+        try:
+            v.text().encode("utf-8")
+        except UnicodeEncodeError:  # a byte that is not UTF-8 (os.environ keeps it as a surrogate)
+            raise UsageError(f"{v.name} (from {v.source}) is not UTF-8 text")
     return Context(inputs=inputs, timeout=float(timeout))
 
 
@@ -153,14 +162,14 @@ async def walk_plain(engine, out, color: bool, asker_enabled: bool, json_mode: b
     report = None
     if not json_mode:
         for line in header_lines:
-            print(line, file=out)
+            print(_visible(line), file=out)  # input values are their masked display forms
     async for ev in engine.events():
         if isinstance(ev, StepFinished) and not json_mode:
             print(render.step_line(ev.step, color), file=out, flush=True)
         elif isinstance(ev, StepStarted) and not json_mode:
             pass
         elif isinstance(ev, Question) and not asker_enabled and not json_mode:
-            print(f"NOTE  {ev.prompt}: skipped (no terminal to ask on)", file=out)
+            print(_shown(f"NOTE  {ev.prompt}: skipped (no terminal to ask on)"), file=out)
         elif isinstance(ev, VerdictReady):
             report = ev.report
     return report
@@ -205,7 +214,10 @@ def run_walk(args, ctx, runner=None, interactive: bool = False, header: str = ""
     head = [f"fcp-doctor {__version__} — {header or engine.symptom.title}"]
     report = asyncio.run(walk_plain(engine, out, color, interactive, json_mode, head + ["Found:"] + _inputs_preview(ctx) + ["Checks:"]))
     if record_path:
-        recording.save(recording.from_walk(ctx, symptom, runner), record_path)
+        try:
+            recording.save(recording.from_walk(ctx, symptom, runner), record_path)
+        except OSError as exc:  # the report and the walk's exit status come out all the same
+            print(f"fcp-doctor: --record: cannot write {_shown(str(record_path))}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
     if json_mode:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -313,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `fcp-doctor diagnose | head`
         return 0
     except Exception as exc:  # never a traceback (it could carry a secret): one redacted line
-        print(f"fcp-doctor: internal error: {type(exc).__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(f"fcp-doctor: internal error: {type(exc).__name__}: {_shown(_redact(str(exc)).splitlines()[0]) if str(exc) else ''}", file=sys.stderr)
         return EXIT_INCONCLUSIVE
 
 
@@ -321,6 +333,19 @@ def _redact(text: str) -> str:
     from diagnostics.secret import redact
 
     return redact(text)
+
+
+def _visible(text: str) -> str:
+    from diagnostics.safe_text import visible
+
+    return visible(text, one_line=True)
+
+
+def _shown(text: str) -> str:
+    """Outside text on one line: masked, control characters made visible."""
+    from diagnostics.safe_text import shown
+
+    return shown(text, one_line=True)
 
 
 def _dispatch(args) -> int:

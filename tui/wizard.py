@@ -44,6 +44,7 @@ from diagnostics.model import (
     StepStarted,
     VerdictReady,
 )
+from diagnostics.safe_text import shown, visible
 from diagnostics.secret import redact
 
 # status -> (word, style); the word carries the meaning without colour (NO_COLOR, 16 colours)
@@ -100,9 +101,10 @@ def crashed_outcome(error: BaseException) -> Outcome:
 
 
 def safe(t: Text) -> Text:
-    """Styled text as is, unless redaction has something to mask (then plain)."""
-    plain = redact(t.plain)
-    return t if plain == t.plain else Text(plain)
+    """Styled text as is, unless it holds a control character (then plain, made visible).
+    Outside text is masked where it is appended; the catalog's own text needs no masking."""
+    plain = visible(t.plain)
+    return t if plain == t.plain else Text(plain, no_wrap=t.no_wrap, overflow=t.overflow)
 
 
 class Downgrade16(LineFilter):
@@ -215,8 +217,8 @@ class QuestionScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         q = self.question
         with Vertical(id="question"):
-            yield Static(Text(q.prompt, style="bold"), id="q-prompt")
-            yield Static(Text(q.why, style="italic"), id="q-why")
+            yield Static(safe(Text(q.prompt, style="bold")), id="q-prompt")
+            yield Static(safe(Text(q.why, style="italic")), id="q-why")
             yield Input(password=q.secret, placeholder="typed value is masked" if q.secret else "", id="q-input")
             yield Static(Text("enter: answer · esc: skip (the check reports it missing)", style="dim"))
 
@@ -255,7 +257,7 @@ class StartScreen(Screen):
             t.append(f"\n  {'':<14} from {v.source}\n", style="dim")
         for p in inputs.problems:
             t.append(f"  WARN {p['file']}:{p['line']}: {p['message']}\n", style="yellow")
-        return t
+        return safe(t)
 
     def on_mount(self) -> None:
         ol = self.query_one("#symptoms", OptionList)
@@ -270,7 +272,7 @@ class StartScreen(Screen):
         t = Text()
         t.append(f"{'where':<7} ", style="bold")
         t.append(redact(outcome.summary or outcome.outcome))
-        self.query_one("#where", Static).update(t)
+        self.query_one("#where", Static).update(safe(t))
 
     def action_start(self) -> None:
         opt = self.query_one("#symptoms", OptionList).highlighted_option
@@ -402,7 +404,7 @@ class WalkScreen(Screen):
         if tail:  # one line at 80 columns: the option list would wrap a longer one
             tail = tail if len(tail) <= 18 else tail[:17] + "…"
             t.append(f" → {tail}", style="bold" if tail.startswith("cause:") else "dim")
-        return t
+        return safe(t)
 
     def _selected(self) -> str | None:
         opt = self.query_one("#timeline", OptionList).highlighted_option
@@ -440,7 +442,7 @@ class WalkScreen(Screen):
                 t.append(f"→ {v.branch}\n", style="bold")
         for key, val in v.evidence.items():
             t.append(f"  {key}: ", style="bold")
-            t.append(render._short(val, 200) + "\n")
+            t.append(shown(render._short(val, 200)) + "\n")
         for line in v.progress:
             t.append(f"  · {line}\n", style="dim")
         box.update(safe(t))
@@ -545,7 +547,7 @@ class VerdictScreen(Screen):
                 t.append("\nEvidence\n", style="bold")
                 for k, v in d.evidence.items():
                     t.append(f"  {k}: ", style="bold")
-                    t.append(render._short(v, 200) + "\n")
+                    t.append(shown(render._short(v, 200)) + "\n")
             t.append("\nFix: ", style="bold")
             t.append(d.fix.summary + "\n")
             for i, s in enumerate(d.fix.steps, 1):
@@ -579,7 +581,7 @@ class VerdictScreen(Screen):
         return safe(t)
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(Text(redact(text), no_wrap=True, overflow="ellipsis"))
+        self.query_one("#status", Static).update(Text(shown(text, True), no_wrap=True, overflow="ellipsis"))
 
     def action_copy(self, n: int) -> None:
         cmds = dict(self._commands())

@@ -9,12 +9,36 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 from diagnostics import __version__
 
 EXIT_HEALTHY, EXIT_CAUSE, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+# SIGTERM and SIGHUP end the walk like Ctrl-C does (children reaped), with the status a
+# shell gives a process those signals end: 128 + the signal number
+EXIT_SIGNALLED = {signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so cleanup runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, _frame):
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    for sig in EXIT_SIGNALLED:
+        try:
+            signal.signal(sig, _on_signal)
+        except (ValueError, OSError):  # not the main thread (an embedding program)
+            pass
 
 INPUT_FLAGS = {
     "database_url": ("--database-url", "URL", "Postgres URL (else DATABASE_URL, POSTGRES_URL, .env.local, .env)"),
@@ -314,10 +338,30 @@ def main(argv: list[str] | None = None) -> int:
     install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_signal_handlers()
+    try:
+        return _main(args)
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one's cleanup ran
+        return EXIT_INTERRUPTED
+    except Terminated as exc:
+        return EXIT_SIGNALLED.get(exc.signum, 128 + exc.signum)
+    finally:  # every way out: no flyctl or `fly proxy` outlives us
+        from diagnostics import children
+
+        children.reap_all()
+        if argv is None:  # the program itself (not a caller's main([...])): the exit status is decided
+            for sig in (signal.SIGINT, *EXIT_SIGNALLED):
+                signal.signal(sig, signal.SIG_IGN)
+
+
+def _main(args) -> int:
     try:
         return _dispatch(args)
+    except Terminated as exc:
+        print(f"fcp-doctor: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return EXIT_SIGNALLED.get(exc.signum, 128 + exc.signum)
     except UsageError as exc:
-        print(f"fcp-doctor: {_redact(str(exc))}", file=sys.stderr)
+        print(f"fcp-doctor: {_shown(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("fcp-doctor: interrupted", file=sys.stderr)

@@ -670,6 +670,16 @@ class WizardApp(App):
             self._filters.append(Downgrade16())
 
     def on_mount(self) -> None:
+        import signal
+
+        from tui.cli import EXIT_SIGNALLED
+
+        loop = asyncio.get_running_loop()
+        for sig, code in EXIT_SIGNALLED.items():  # end cleanly (the terminal restored), children reaped by main()
+            try:
+                loop.add_signal_handler(sig, partial(self.exit, return_code=code))
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass
         if self.replaying:
             self.push_screen(WalkScreen(self.symptom))
         else:

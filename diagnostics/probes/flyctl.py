@@ -14,6 +14,7 @@ import re
 import signal
 from dataclasses import dataclass
 
+from .. import children
 from ..model import FAIL, PASS, WARN, Outcome
 from . import probe
 
@@ -91,14 +92,13 @@ async def run_flyctl(ctx, *args: str, timeout: float | None = None) -> Run:
     """Run flyctl with a time limit; the process is killed when it runs over."""
     fly = ctx.facts.get("flyctl_path")
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await children.spawn(
             fly,
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=_env(ctx),
-            start_new_session=True,
         )
     except OSError as exc:  # not executable after all, a bad interpreter line
         return Run(-2, "", f"cannot run {fly}: {exc.strerror or exc}")
@@ -109,6 +109,12 @@ async def run_flyctl(ctx, *args: str, timeout: float | None = None) -> Run:
     finally:
         if proc.returncode is None:  # over time, or the walk was cancelled
             _kill(proc)
+            try:  # reaped while the loop runs (a transport left open fails when the loop closes)
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except BaseException:  # a second cancellation: main() reaps it
+                pass
+        if proc.returncode is not None:
+            children.forget(proc.pid)
     return Run(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
@@ -284,13 +290,12 @@ async def start_proxy(ctx, remote_port: int, host: str, app: str, limit: float) 
     Returns (proxy, status, detail); status ok | failed | timeout."""
     fly = ctx.facts["flyctl_path"]
     args = [fly, "proxy", f"0:{remote_port}", host, "-a", app, "--watch-stdin", "-q"]
-    proc = await asyncio.create_subprocess_exec(
+    proc = await children.spawn(
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=_env(ctx),
-        start_new_session=True,
     )
     px = FlyProxy(proc)
 

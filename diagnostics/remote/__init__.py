@@ -11,6 +11,8 @@ import os
 import signal
 from dataclasses import dataclass
 
+from .. import children
+
 
 @dataclass
 class FlyctlResult:
@@ -33,14 +35,13 @@ class FlyctlResult:
 
 async def run_flyctl(flyctl: str, args: list[str], timeout: float, stdin: bytes | None = None, env: dict | None = None) -> FlyctlResult:
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await children.spawn(
             flyctl,
             *args,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-            start_new_session=True,
         )
     except OSError as exc:
         return FlyctlResult(-2, "", f"cannot run {flyctl}: {exc.strerror or exc}")

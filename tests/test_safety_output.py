@@ -323,3 +323,20 @@ def test_gzip_bomb_is_read_in_bounded_memory():
     assert peak < 16 << 20, f"peak {peak >> 20} MB"  # 2 GB inflated; what httpx inflates in one piece is ~64 MB
     assert s.sent < 4 << 20
 
+
+
+def test_apply_shows_our_commands_whole_and_masks_their_output(tmp_path):
+    import io
+
+    from diagnostics import causes, fixes
+    from diagnostics.causes import Names
+    from diagnostics.secret import Secret
+
+    Secret("secret")  # the database password
+    d = causes.get("pg.auth_failed").diagnose(Names(app="acme-web", pg_app="acme-db", url_var="DATABASE_URL", user="app", host="h", port=5432, db="app"), {"auth_case": "password"})
+    out = io.StringIO()
+    fixes.offer([d], out, lambda q: True, config=None, cwd=tmp_path, run_commands=True,
+                runner=lambda c: fixes.run_command("echo server said: secret; printf '\\033]52;c;ZXZpbA==\\007'"))
+    text = out.getvalue()
+    assert "$ fly secrets set DATABASE_URL=" in text and "****s set" not in text
+    assert "server said: ****" in text and "^[]52;c;" in text and "\x1b" not in text

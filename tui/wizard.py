@@ -588,7 +588,7 @@ class VerdictScreen(Screen):
         if n not in cmds:
             self._status(f"Fix step {n} has no command to copy.")
             return
-        self.app.copy_to_clipboard(cmds[n])
+        self.app.copy_to_clipboard(visible(cmds[n]))  # a pasted ESC would act in the user's shell
         self._status(f"Copied step {n}: {cmds[n].splitlines()[0]}")
 
     def action_copy_all(self) -> None:
@@ -596,7 +596,7 @@ class VerdictScreen(Screen):
         if not cmds:
             self._status("This verdict has no command to copy.")
             return
-        self.app.copy_to_clipboard("\n".join(c for _, c in cmds))
+        self.app.copy_to_clipboard(visible("\n".join(c for _, c in cmds)))
         self._status(f"Copied {len(cmds)} command(s) (OSC 52); they stay shown above.")
 
     def action_export(self) -> None:

@@ -185,7 +185,7 @@ def _secret_key(key: str) -> bool:
 
 class RedactingFormatter:
     """Wraps a logging formatter so every log line (ours and libraries', e.g.
-    psycopg's warnings) goes through `redact()`."""
+    psycopg's warnings) goes through `redact()`, control characters made visible."""
 
     def __init__(self, inner=None):
         import logging
@@ -193,7 +193,9 @@ class RedactingFormatter:
         self.inner = inner or logging.Formatter("%(name)s: %(levelname)s: %(message)s")
 
     def format(self, record) -> str:
-        return redact(self.inner.format(record))
+        from .safe_text import visible  # a server's words in a library's warning may hold ESC
+
+        return visible(redact(self.inner.format(record)))
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

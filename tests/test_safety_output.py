@@ -63,6 +63,15 @@ def test_usage_error_echo_is_visible(cli):
     no_raw(r.stderr)
 
 
+def test_log_lines_show_escapes_visible():
+    import logging
+
+    from diagnostics.secret import RedactingFormatter
+
+    rec = logging.LogRecord("psycopg", logging.WARNING, "x", 1, "server notice: \x1b]0;pwned\x07", None, None)
+    assert RedactingFormatter().format(rec) == "psycopg: WARNING: server notice: ^[]0;pwned^G"
+
+
 async def test_wizard_shows_escapes_visible(tmp_path):
     from textual.widgets import Static
 

@@ -29,8 +29,23 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+_received: list[int] = []
+
+
 def _on_signal(signum, _frame):
-    raise Terminated(signum)
+    _received.append(signum)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # outside the walk: unwind from here
+        raise Terminated(signum) from None
+    # inside the walk: cancel it as asyncio.run does on Ctrl-C, so every `finally` runs
+    # in order (proxies closed, flyctl killed); main() turns it into the exit status
+    loop.call_soon_threadsafe(_cancel_tasks, loop)
+
+
+def _cancel_tasks(loop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
 
 
 def install_signal_handlers() -> None:
@@ -205,7 +220,7 @@ def _line_asker():
 
     async def ask(q):
         loop = asyncio.get_running_loop()
-        prompt = f"? {q.prompt}\n  ({q.why}) leave empty to skip: "
+        prompt = _visible(f"? {q.prompt}") + "\n" + _visible(f"  ({q.why}) leave empty to skip: ")
 
         def read():
             try:
@@ -341,11 +356,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     install_signal_handlers()
     try:
-        return _main(args)
+        code = _main(args)
+        if _received:  # the walk was cancelled by SIGTERM / SIGHUP and unwound
+            print(f"fcp-doctor: stopped by {signal.Signals(_received[0]).name}", file=sys.stderr)
+            return EXIT_SIGNALLED.get(_received[0], 128 + _received[0])
+        return code
     except KeyboardInterrupt:  # a second Ctrl-C while the first one's cleanup ran
         return EXIT_INTERRUPTED
-    except Terminated as exc:
-        return EXIT_SIGNALLED.get(exc.signum, 128 + exc.signum)
+    except (Terminated, asyncio.CancelledError):
+        return EXIT_SIGNALLED.get(_received[0], 128 + _received[0]) if _received else EXIT_INTERRUPTED
     finally:  # every way out: no flyctl or `fly proxy` outlives us
         from diagnostics import children
 
@@ -358,9 +377,10 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     try:
         return _dispatch(args)
-    except Terminated as exc:
-        print(f"fcp-doctor: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
-        return EXIT_SIGNALLED.get(exc.signum, 128 + exc.signum)
+    except (Terminated, asyncio.CancelledError):
+        if not _received:
+            raise
+        return EXIT_SIGNALLED.get(_received[0], 128 + _received[0])  # main() says so
     except UsageError as exc:
         print(f"fcp-doctor: {_shown(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

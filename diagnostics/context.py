@@ -9,6 +9,7 @@ from typing import Any, Callable
 from .causes import Names
 from .inputs import Inputs
 from .urls import HostClass, PgUrl, UrlError, classify_host, parse_pg_url
+from .secret import redact_obj
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -72,7 +73,8 @@ class Context:
         return hc.app if hc and hc.app else ""
 
     def names(self) -> Names:
-        n = Names({k: v for k, v in self.facts.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)})
+        # facts are observations (outside text): masked; the URL's parts below are names, not secrets
+        n = Names(redact_obj({k: v for k, v in self.facts.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}))
         if self.app:
             n["app"] = self.app
         if self.pg_app:

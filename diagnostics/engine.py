@@ -284,6 +284,9 @@ def question_for(key: str) -> Question:
 # ---------------------------------------------------------------- replay and record
 
 
+MAX_REPLAY_PAUSE = 5.0  # seconds; a probe's own limit is --timeout, 5 s by default
+
+
 class ReplayRunner(Runner):
     """Feeds recorded outcomes back through the engine, paced by their recorded
     durations times `speed` (0 = as fast as possible)."""
@@ -297,8 +300,8 @@ class ReplayRunner(Runner):
         if node.id not in self.outcomes:
             return Outcome("not_recorded", SKIPPED, "this check is not in the recording"), 0
         outcome, elapsed = self.outcomes[node.id]
-        if self.speed > 0:
-            await self.sleep(elapsed / 1000.0 * self.speed)
+        if self.speed > 0:  # each pause capped: a recorded `elapsed_ms: 1e9` must not hang the replay
+            await self.sleep(min(elapsed / 1000.0 * self.speed, MAX_REPLAY_PAUSE))
         return Outcome.from_json(outcome.to_json()), elapsed
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from collections.abc import MutableMapping
 from typing import Any, Callable, Iterable, TextIO
 
+from .safe_text import shown, visible
 from .secret import looks_secret, redact
 
 FLY_TOML = "fly.toml"  # the target meaning "the fly.toml the walk used" (--config or ./fly.toml)
@@ -377,7 +378,7 @@ class Plan:
             self.old_text.splitlines(keepends=True), self.new_text.splitlines(keepends=True), f"a/{name}", f"b/{name}"
         )
         out = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-        return redact(out)
+        return shown(out)  # the file's own lines: outside text
 
 
 def _hash(data: bytes) -> str:
@@ -491,7 +492,7 @@ def is_live(command: str) -> bool:
 
 @dataclass
 class CommandResult:
-    command: str  # as shown (redacted)
+    command: str  # as shown (control characters visible)
     returncode: int | None  # None: did not finish in time / could not start
     output: str  # redacted, bounded
     elapsed_ms: int
@@ -509,7 +510,7 @@ class CommandResult:
 def run_command(command: str, timeout: float = 120.0, env: dict | None = None, cwd: str | Path | None = None, limit: int = 64 * 1024) -> CommandResult:
     """Run one fix command through the shell (fix commands use `read -rs VAR` and
     "${VAR}"), stdin inherited so `read` can ask. Output is redacted and bounded."""
-    shown = redact(command)
+    cmd_text = visible(command)  # ours: no secret in it (a password is "${PGPASSWORD}")
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
@@ -521,11 +522,11 @@ def run_command(command: str, timeout: float = 120.0, env: dict | None = None, c
             cwd=cwd,
         )
     except subprocess.TimeoutExpired:
-        return CommandResult(shown, None, f"stopped after {timeout:g} s", int((time.monotonic() - t0) * 1000))
+        return CommandResult(cmd_text, None, f"stopped after {timeout:g} s", int((time.monotonic() - t0) * 1000))
     except OSError as exc:
-        return CommandResult(shown, None, f"could not start: {exc.strerror}", 0)
-    out = proc.stdout[:limit].decode("utf-8", errors="replace")
-    return CommandResult(shown, proc.returncode, redact(out), int((time.monotonic() - t0) * 1000))
+        return CommandResult(cmd_text, None, f"could not start: {exc.strerror}", 0)
+    out = redact(proc.stdout[: 2 * limit].decode("utf-8", errors="replace"))[:limit]  # masked, then cut
+    return CommandResult(cmd_text, proc.returncode, visible(out), int((time.monotonic() - t0) * 1000))
 
 
 # ---------------------------------------------------------------- the flow the CLI (and the wizard) use
@@ -626,14 +627,14 @@ def offer(
     if cmds:
         print("Commands that change live state (run them yourself, or answer yes to run each here):", file=out)
         for c in cmds:
-            print(f"  $ {redact(c)}", file=out)
+            print(f"  $ {visible(c)}", file=out)
             if not run_commands or ask is None:
                 continue
             missing = sorted(set(re.findall(r"<[A-Z][A-Z_]*>", c)))
             if missing:  # a name the walk could not learn: the user fills it in
                 print(f"    (not offered: fill in {', '.join(missing)} first)", file=out)
                 continue
-            if not ask(f"Run `{redact(c).splitlines()[0]}` now?"):
+            if not ask(f"Run `{visible(c).splitlines()[0]}` now?"):
                 continue
             r = runner(c)
             result.ran.append(r)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 from dataclasses import dataclass
+
+from . import children
 
 CANNOT_START = -2  # rc of a flyctl that could not be started (not executable, a bad interpreter line)
 
@@ -74,13 +75,7 @@ class FlyctlResult:
 
 def kill_group(proc, sig: int = signal.SIGKILL) -> None:
     """Signal flyctl and every process it started (its own session)."""
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
+    children.kill_group(proc.pid, sig)
 
 
 def _command(args: list[str]) -> str:
@@ -95,23 +90,27 @@ def _command(args: list[str]) -> str:
 
 async def run_flyctl(flyctl: str, args: list[str], timeout: float, stdin: bytes | None = None, env: dict | None = None) -> FlyctlResult:
     try:
-        proc = await asyncio.create_subprocess_exec(
+        proc = await children.spawn(
             flyctl,
             *args,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
-            start_new_session=True,
         )
     except OSError as exc:
         return FlyctlResult(CANNOT_START, "", f"cannot run {flyctl}: {exc.strerror or exc}")
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=timeout)
-    except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
-        kill_group(proc)
-        await proc.wait()
-        if isinstance(exc, asyncio.CancelledError):
-            raise
+    except asyncio.TimeoutError:
         return FlyctlResult(None, "", f"{_command(args)}: no answer within {timeout:g} s")
+    finally:
+        if proc.returncode is None:  # over time, or the walk was cancelled
+            kill_group(proc)
+            try:  # reaped while the loop runs (a transport left open fails when the loop closes)
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except BaseException:  # a second cancellation: main() reaps it
+                pass
+        if proc.returncode is not None:
+            children.forget(proc.pid)
     return FlyctlResult(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .secret import MASK, Secret, looks_secret, redact, remember
-from .urls import UrlError, parse_pg_url
+from .urls import UrlError, mask_url_text, parse_pg_url  # noqa: F401 (mask_url_text: used by callers of inputs)
 
 MAX_FILE_BYTES = 1 << 20  # .env / fly.toml bigger than this are not read
 
@@ -91,7 +91,7 @@ class Inputs:
 
 def make_value(name: str, value: str, source: str, secret: bool) -> InputValue:
     value = value.strip()
-    if name == "database_url" or (secret and "://" in value):
+    if name == "database_url" or "://" in value:
         # the password inside is remembered by mask_url_text (and by the parser); the
         # whole URL is not, or a URL without a password would be blanked wherever it is shown
         display = mask_url_text(value)
@@ -99,32 +99,6 @@ def make_value(name: str, value: str, source: str, secret: bool) -> InputValue:
     if secret:
         return InputValue(name, Secret(value), source, True, MASK)
     return InputValue(name, value, source, False, redact(value))
-
-
-def mask_url_text(text: str) -> str:
-    """The display form of a URL that may hold a password, parsable or not."""
-    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#]*)@", text) or re.match(
-        r"^([a-zA-Z][a-zA-Z0-9+.-]*://)(.*)@", text
-    )
-    if m:
-        userinfo = m.group(2)
-        user, sep, pw = userinfo.partition(":")
-        if sep:
-            remember(pw)
-        # mask everything between the user and the last '@' before the host
-        last_at = text.rfind("@")
-        head = m.group(1) + user + (":" + MASK if sep else "")
-        return redact(head + text[last_at:])
-    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#@:]*):([^/?#@]*)", text)
-    if m and m.group(3) and not m.group(3).isdigit():
-        # "USER:something" and no "@HOST": the something is likely a password (and what
-        # follows it may be more of one): show none of it
-        remember(text[len(m.group(1)) + len(m.group(2)) + 1 :])
-        return m.group(1) + m.group(2) + ":" + MASK
-    try:
-        return parse_pg_url(text).masked()
-    except UrlError:
-        return redact(text)
 
 
 # ---------------------------------------------------------------- .env files
@@ -180,15 +154,28 @@ def _read_text(path: Path, problems: list[dict]) -> str | None:
 # ---------------------------------------------------------------- fly.toml
 
 
+def _may_quote(path: Path) -> bool:
+    """Lines of a file are quoted back only from a .toml file the user owns: a fly.toml
+    linked to /etc/shadow must not print its lines."""
+    try:
+        real = path.resolve()
+        return real.suffix == ".toml" and real.stat().st_uid == os.getuid()
+    except (OSError, RuntimeError):
+        return False
+
+
 def read_fly_toml(path: Path) -> tuple[dict | None, dict | None]:
     """(document, error). error = {"path", "line", "column", "message"}."""
     problems: list[dict] = []
+    quote = _may_quote(path)
     text = _read_text(path, problems)
     if text is None:
         msg = problems[0]["message"] if problems else "cannot read"
         return None, {"path": str(path), "line": 0, "column": 0, "message": msg}
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # arrays or tables nested hundreds deep
+        return None, {"path": str(path), "line": 0, "column": 0, "message": "values nested too deeply to read", "text": ""}
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line, col = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
@@ -199,12 +186,12 @@ def read_fly_toml(path: Path) -> tuple[dict | None, dict | None]:
             "line": line,
             "column": col,
             "message": message,
-            "text": redact(bad_line.strip())[:200],
+            "text": redact(bad_line.strip())[:200] if quote else "",
         }
     bad = _type_problem(doc)
     if bad:
         key, message = bad
-        return doc, {"path": str(path), "line": _line_of(text, key), "column": 1, "message": message, "text": redact(_line_text(text, key))[:200]}
+        return doc, {"path": str(path), "line": _line_of(text, key), "column": 1, "message": message, "text": redact(_line_text(text, key))[:200] if quote else ""}
     app = doc.get("app")
     if app is None:
         return doc, {"path": str(path), "line": 0, "column": 0, "message": "no `app = \"...\"` key", "text": ""}
@@ -284,6 +271,7 @@ def discover(
     env = dict(os.environ if env is None else env)
     cwd = Path(cwd or Path.cwd())
     inputs = Inputs(cwd=cwd, env=env)
+    remember_libpq_passwords(env)
 
     for fname in (".env.local", ".env"):
         p = cwd / fname
@@ -298,6 +286,14 @@ def discover(
     config_path = Path(flags["config"]) if "config" in flags else cwd / "fly.toml"
     if not config_path.is_absolute():
         config_path = cwd / config_path
+    if config_path.is_symlink():
+        try:
+            target = config_path.resolve()
+            outside = not target.is_relative_to(cwd.resolve())
+        except (OSError, RuntimeError):
+            target, outside = config_path, True
+        if outside:
+            inputs.problems.append({"file": config_path.name, "line": 0, "message": f"a link to {target}, outside {cwd}: read from there"})
     if config_path.is_file():
         inputs.files_found.append(config_path.name if config_path.parent == cwd else str(config_path))
         inputs.fly_toml, inputs.fly_toml_error = read_fly_toml(config_path)
@@ -357,6 +353,39 @@ def discover(
             inputs.problems.extend(problems)
             inputs.backend_env = {k: (Secret(v) if _backend_secret(k) else v) for k, v in values.items()}
     return inputs
+
+
+def remember_libpq_passwords(env: Mapping[str, str]) -> None:
+    """Passwords libpq finds on its own (PGPASSWORD, the password file, the service file)
+    are secrets too: a server that echoes one must not show it. Only remembered, never read back."""
+    if env.get("PGPASSWORD"):
+        remember(env["PGPASSWORD"])
+    home = Path(env.get("HOME") or Path.home())
+    passfile = Path(env.get("PGPASSFILE") or home / ".pgpass")
+    for line in _small_lines(passfile):
+        if line.startswith("#"):
+            continue
+        # host:port:db:user:password, with \: and \\ escaped
+        fields = re.findall(r"((?:[^:\\]|\\.)*)(?::|$)", line)
+        if len(fields) >= 5:
+            remember(re.sub(r"\\(.)", r"\1", ":".join(fields[4:]).rstrip(":")))
+    services = [Path(env["PGSERVICEFILE"])] if env.get("PGSERVICEFILE") else [home / ".pg_service.conf"]
+    if env.get("PGSYSCONFDIR"):
+        services.append(Path(env["PGSYSCONFDIR"]) / "pg_service.conf")
+    for path in services:
+        for line in _small_lines(path):
+            m = re.match(r"\s*password\s*=\s*(.*?)\s*$", line)
+            if m:
+                remember(m.group(1))
+
+
+def _small_lines(path: Path) -> list[str]:
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_FILE_BYTES:
+            return []
+        return path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def _backend_secret(key: str) -> bool:

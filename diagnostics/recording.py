@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .context import Context
 from .engine import RecordingRunner, ReplayRunner
-from .inputs import ENV_NAMES, InputValue, Inputs
+from .inputs import ENV_NAMES, InputValue, Inputs, mask_url_text
 from .model import Outcome
 from .urls import UrlError
 from .secret import MASK, Secret, looks_secret, redact, redact_obj
@@ -64,9 +64,11 @@ class Recording:
             if name in SECRET_INPUTS or looks_secret(name) or value == MASK:
                 # already masked when recorded: keep it a Secret, but do not remember the
                 # masked text as a secret (redact() would then blank every URL it appears in)
-                inputs.values[name] = InputValue(name, _already_masked(value), source, True, value)
+                # a hand-edited recording may hold a clear-text secret: shown masked all the same
+                display = value if value == MASK else mask_url_text(value) if "://" in value else MASK
+                inputs.values[name] = InputValue(name, _already_masked(value), source, True, display)
             else:
-                inputs.values[name] = InputValue(name, value, source, False, value)
+                inputs.values[name] = InputValue(name, value, source, False, redact(value))
         ctx = Context(inputs=inputs, timeout=self.timeout, replay=True)
         for step in self.steps:
             if step.get("node") == "pg.url" and step.get("outcome") == "invalid":
@@ -96,9 +98,9 @@ def from_walk(ctx: Context, symptom: str, runner: RecordingRunner) -> Recording:
 
 
 def save(rec: Recording, path: str | Path) -> None:
-    """Written atomically; the text goes through redaction once more."""
+    """Written atomically."""
     path = Path(path)
-    text = redact(json.dumps(rec.to_json(), indent=2, sort_keys=False)) + "\n"
+    text = json.dumps(rec.to_json(), indent=2, sort_keys=False) + "\n"  # to_json() redacts every value
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=".fcp-rec-")
     try:
         with os.fdopen(fd, "w") as f:
@@ -128,8 +130,7 @@ def parse(data, name: str = "recording") -> Recording:
     try:
         steps = [dict(s) for s in data["steps"]]
         for s in steps:
-            if not isinstance(s.get("node"), str) or not isinstance(s.get("outcome"), str):
-                raise RecordingError(f"{name}: a step lacks its node or outcome")
+            _check_step(s, name)
         return Recording(
             symptom=str(data.get("symptom") or "everything"),
             inputs={k: dict(v) for k, v in (data.get("inputs") or {}).items()},
@@ -144,6 +145,33 @@ def parse(data, name: str = "recording") -> Recording:
         if isinstance(exc, RecordingError):
             raise
         raise RecordingError(f"{name} is malformed: {exc}") from None
+
+
+def _check_step(s: dict, name: str) -> None:
+    """A step as the engine would have recorded it; anything else is a malformed recording."""
+    import math
+
+    from . import causes
+
+    node = s.get("node")
+    if not isinstance(node, str) or not isinstance(s.get("outcome"), str):
+        raise RecordingError(f"{name}: a step lacks its node or outcome")
+    ms = s.get("elapsed_ms", 0)
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not math.isfinite(ms) or ms < 0:
+        raise RecordingError(f"{name}: step {node}: elapsed_ms is not a number of milliseconds")
+    s["elapsed_ms"] = int(min(ms, 1e12))
+    for key in ("evidence", "facts"):
+        if s.get(key) is not None and not isinstance(s[key], dict):
+            raise RecordingError(f"{name}: step {node}: {key} is not an object")
+    for key in ("status", "summary"):
+        if s.get(key) is not None and not isinstance(s[key], str):
+            raise RecordingError(f"{name}: step {node}: {key} is not text")
+    findings = s.get("findings") or []
+    if not isinstance(findings, list) or not all(isinstance(f, str) for f in findings):
+        raise RecordingError(f"{name}: step {node}: findings is not a list of cause ids")
+    unknown = [f for f in findings if f not in causes.load_all()]
+    if unknown:
+        raise RecordingError(f"{name}: step {node}: unknown cause id {unknown[0]!r}")
 
 
 def demo_scenarios() -> dict[str, Path]:

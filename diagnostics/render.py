@@ -3,7 +3,10 @@ once (InputsView, VerdictView), and their text forms, plain line mode and the
 Markdown export. The wizard draws the same views with its own styles.
 
 Titles, explanations and fixes come from the catalog; this module only lays
-them out.
+them out. Outside text (values, step summaries, evidence, file names) enters
+a view through `shown()` (masked, then control characters made visible); the
+catalog's own text holds no secret, so it is only made visible (`visible()`):
+masking it by value would garble commands and links.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import TextIO
 
 from .report import Report
 from .model import CRASHED, FAIL, PASS, SKIPPED, WARN, Diagnosis, Step
-from .secret import redact
+from .safe_text import shown, visible
 
 WORDS = {PASS: "PASS", WARN: "WARN", FAIL: "FAIL", SKIPPED: "SKIP", CRASHED: "CRASH"}
 ANSI = {PASS: "32", WARN: "33", FAIL: "31", SKIPPED: "2", CRASHED: "35"}
@@ -44,11 +47,10 @@ def fmt_ms(ms: int) -> str:
 
 def step_line(step: Step, color: bool = False, width: int = 100) -> str:
     word = WORDS.get(step.status, step.status.upper())
-    head = f"{_c(f'{word:<5}', ANSI.get(step.status, '0'), color)} {step.title}"
+    head = f"{_c(f'{word:<5}', ANSI.get(step.status, '0'), color)} {visible(step.title, True)}"
     tail = f"{fmt_ms(step.elapsed_ms):>8}"
-    summary = f" — {step.summary}" if step.summary else ""
-    text = redact(f"{head}{summary}")
-    return f"{text}  {tail}"
+    summary = f" — {shown(step.summary, True)}" if step.summary else ""
+    return f"{head}{summary}  {tail}"
 
 
 # ---------------------------------------------------------------- views
@@ -75,10 +77,10 @@ class InputsView:
 def inputs_view(values: dict, files_found=(), problems=(), where: str = "") -> InputsView:
     """From the inputs as JSON ({name: {"value", "source"}}, Inputs.to_json() or Report.inputs)."""
     return InputsView(
-        files=list(files_found),
-        values=[(name, str(v.get("value", "")), str(v.get("source", ""))) for name, v in sorted(values.items())],
-        problems=[f"{p['file']}:{p['line']}: {p['message']}" for p in problems],
-        where=WHERE_WORDS.get(where, where),
+        files=[shown(f, True) for f in files_found],
+        values=[(name, shown(v.get("value", ""), True), shown(v.get("source", ""), True)) for name, v in sorted(values.items())],
+        problems=[shown(f"{p['file']}:{p['line']}: {p['message']}", True) for p in problems],
+        where=shown(WHERE_WORDS.get(where, where), True),
     )
 
 
@@ -119,7 +121,7 @@ class CauseView:
     node: str
     severity: str
     why: str
-    evidence: list[tuple[str, object]]  # (label, value); `short()` it to the view's width
+    evidence: list[tuple[str, object]]  # (label, value) as recorded; `short()` makes one safe to show
     fix: str
     steps: list[FixStepView]
     docs: list[str]
@@ -137,22 +139,25 @@ class VerdictView:
     cause: CauseView | None
     undecided: list[str]  # "node: outcome — summary" of the steps that left the walk undecided
     findings: list[CauseView]
-    not_run: list[dict]  # {"node", "title", "track", "reason"}
-    steps: list[Step]
+    not_run: list[dict]  # {"node", "title", "track", "reason"}, each safe to show
+    steps: list[Step]  # titles and summaries as recorded: `visible()`/`shown()` them
     elapsed: str
 
 
 def cause_view(d: Diagnosis) -> CauseView:
     return CauseView(
         id=d.id,
-        title=d.title,
+        title=visible(d.title, True),
         node=d.node,
         severity=d.severity,
-        why=d.explanation,
+        why=visible(d.explanation),
         evidence=list(d.evidence.items()),
-        fix=d.fix.summary,
-        steps=[FixStepView(i, s.text, s.command.split("\n") if s.command else []) for i, s in enumerate(d.fix.steps, 1)],
-        docs=list(d.docs),
+        fix=visible(d.fix.summary, True),
+        steps=[
+            FixStepView(i, visible(s.text, True), [visible(line, True) for line in s.command.split("\n")] if s.command else [])
+            for i, s in enumerate(d.fix.steps, 1)
+        ],
+        docs=[visible(u, True) for u in d.docs],
     )
 
 
@@ -164,7 +169,7 @@ def verdict_view(report: Report) -> VerdictView:
     if report.root_cause is None and report.verdict != "healthy":
         for s in report.steps:
             if s.status in (CRASHED, FAIL) or s.branch == "inconclusive":
-                undecided.append(f"{s.node}: {s.outcome}" + (f" — {s.summary}" if s.summary else ""))
+                undecided.append(shown(f"{s.node}: {s.outcome}" + (f" — {s.summary}" if s.summary else ""), True))
     return VerdictView(
         verdict=report.verdict,
         word=VERDICT_WORDS.get(report.verdict, report.verdict.upper()),
@@ -172,16 +177,17 @@ def verdict_view(report: Report) -> VerdictView:
         cause=cause_view(report.root_cause) if report.root_cause else None,
         undecided=undecided,
         findings=[cause_view(f) for f in report.findings],
-        not_run=list(report.not_run),
+        not_run=[{**n, "title": shown(n["title"], True), "reason": shown(n["reason"], True)} for n in report.not_run],
         steps=list(report.steps),
         elapsed=fmt_ms(report.elapsed_ms),
     )
 
 
 def short(v, limit: int = 300) -> str:
-    """A value of the evidence on one line, cut at `limit` characters."""
+    """A value of the evidence on one line, safe to show (masked, then control
+    characters made visible, then cut at `limit` characters)."""
     text = v if isinstance(v, str) else repr(v) if not isinstance(v, (list, dict)) else _json(v)
-    text = text.replace("\n", " | ")
+    text = shown(text.replace("\n", " | "), True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -206,7 +212,7 @@ def cause_lines(c: CauseView, color: bool = False) -> list[str]:
         lines.append(f"    {s.number}. {s.text}")
         lines += [f"       $ {cl}" for cl in s.commands]
     lines += [f"  Docs: {url}" for url in c.docs]
-    return [redact(line) for line in lines]
+    return lines
 
 
 def verdict_lines(report: Report, color: bool = False, with_not_run: bool = True) -> list[str]:
@@ -224,7 +230,7 @@ def verdict_lines(report: Report, color: bool = False, with_not_run: bool = True
         lines += ["", f"Not run ({len(v.not_run)}):"]
         lines += [f"  - {n['title']} [{n['node']}]: {n['reason']}" for n in v.not_run]
     lines += ["", f"{len(v.steps)} checks in {v.elapsed}"]
-    return [redact(line) for line in lines]
+    return lines
 
 
 # ---------------------------------------------------------------- Markdown
@@ -238,14 +244,14 @@ def markdown(report: Report) -> str:
     out += [f"| {name} | `{value}` | {source} |" for name, value, source in inputs.values]
     out += ["", "## Checks", "", "| status | check | result | time |", "| --- | --- | --- | --- |"]
     for s in v.steps:
-        out.append(f"| {WORDS.get(s.status, s.status)} | {s.title} | {s.summary} | {fmt_ms(s.elapsed_ms)} |")
+        out.append(f"| {WORDS.get(s.status, s.status)} | {visible(s.title, True)} | {shown(s.summary, True)} | {fmt_ms(s.elapsed_ms)} |")
     if v.cause:
         out += ["", "## Root cause", ""] + _md_cause(v.cause)
     for f in v.findings:
         out += ["", f"## Also seen ({f.severity})", ""] + _md_cause(f)
     if v.not_run:
         out += ["", "## Not run", ""] + [f"- {n['title']} (`{n['node']}`): {n['reason']}" for n in v.not_run]
-    return redact("\n".join(out) + "\n")
+    return "\n".join(out) + "\n"
 
 
 def _md_cause(c: CauseView) -> list[str]:

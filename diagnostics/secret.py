@@ -36,6 +36,8 @@ _AUTH_HEADER = re.compile(
 )
 # Fly API tokens: "FlyV1 fm2_..." and bare fm1/fm2/fo1 macaroons
 _FLY_TOKEN = re.compile(r"(?P<pre>\bFlyV1\s+|\b(?:fm1[ar]?|fm2|fo1)_)(?P<pw>[A-Za-z0-9_+/=,-]{8,})")
+# a bearer credential quoted without its header name ("... sent Bearer abc.def ...")
+_BEARER = re.compile(r"(?P<pre>\bBearer\s+)(?P<pw>[A-Za-z0-9._~+/=-]{8,})")
 # NAME=value, "name": "value" and (at a line start) NAME: value, when the name looks secret
 _NAMED_VALUE = re.compile(
     r"(?P<pre>(?P<q>\"?)\b(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)(?P=q)\s*=\s*)(?P<pw>'[^'\n]*'?|\"[^\"\n]*\"?|[^\s'\"]+)"
@@ -97,20 +99,42 @@ def looks_secret(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def redact(text: str) -> str:
-    """Mask every secret in free text. Idempotent."""
+def redact(text: str, known: bool = True) -> str:
+    """Mask every secret in free text. Idempotent. `known=False`: by shape only (URL
+    userinfo, password=, keys, tokens), for text whose parts are known not to be secrets."""
     if not text:
         return text
-    for value in sorted(_known, key=len, reverse=True):
+    for value in sorted(_known, key=len, reverse=True) if known else ():
         if value in text:
-            text = text.replace(value, MASK)
+            text = _mask_known(value, text)
     text = _URL_USERINFO.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK) + m["at"], text)
     text = _KV_PASSWORD.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK), text)
     text = _CONVEX_KEY.sub(lambda m: m["pre"] + MASK, text)
     text = _AUTH_HEADER.sub(lambda m: m["pre"] + (m["pw"] if _placeholder(m["pw"]) else MASK), text)
     text = _FLY_TOKEN.sub(lambda m: m["pre"] + MASK, text)
+    text = _BEARER.sub(lambda m: m["pre"] + MASK, text)
     text = _NAMED_VALUE.sub(_named, text)
     return text
+
+
+_patterns: dict[str, re.Pattern] = {}
+
+
+def _mask_known(value: str, text: str) -> str:
+    """A remembered value masked where it stands as a token of its own: not inside a longer
+    word (the password `secret` leaves "fly secrets" alone), not as a URL scheme
+    (`postgres://`), not as a path segment between slashes (`fly.io/docs/postgres/connecting`)."""
+    pat = _patterns.get(value)
+    if pat is None:
+        pat = _patterns[value] = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(value)}(?![A-Za-z0-9_])(?!://)")
+
+    def one(m: re.Match) -> str:
+        s, e = m.span()
+        if s > 0 and e < len(text) and text[s - 1] == "/" and text[e] == "/":
+            return m.group()
+        return MASK
+
+    return pat.sub(one, text)
 
 
 def _named(m: re.Match) -> str:
@@ -131,6 +155,13 @@ def _placeholder(pw: str) -> bool:
     return pw in (MASK, "") or bool(re.fullmatch(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\$\([^()\n]*\)|<[^<>\s]*>|\*+", pw))
 
 
+# keys whose values are the program's own identifiers (a symptom, a node, a cause id,
+# an outcome): never masked by value, or a password such as `postgres` would turn the
+# symptom `laptop-cant-reach-postgres` into one no replay knows
+_IDENTIFIER_KEYS = frozenset({"schema", "symptom", "node", "probe", "track", "outcome", "status", "verdict", "id", "layer", "severity", "branch", "rule"})
+_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9_.:/-]*$")
+
+
 def redact_obj(obj: Any) -> Any:
     """Redact every string inside a JSON-like structure; mask values whose key looks secret."""
     if isinstance(obj, Secret):
@@ -140,7 +171,9 @@ def redact_obj(obj: Any) -> Any:
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
-            if isinstance(v, str) and isinstance(k, str) and _secret_key(k) and v and "://" not in v:
+            if isinstance(v, str) and k in _IDENTIFIER_KEYS and _IDENTIFIER.match(v) and "://" not in v:
+                out[k] = v
+            elif isinstance(v, str) and isinstance(k, str) and _secret_key(k) and v and "://" not in v:
                 out[k] = MASK
             else:
                 out[k] = redact_obj(v)
@@ -157,36 +190,3 @@ def _secret_key(key: str) -> bool:
     if k in {"password", "passwd", "admin_key", "deploy_key", "token", "secret", "authorization", "credentials"}:
         return True
     return bool(re.search(r"(pass(word|wd)|secret|token|credentials?|(admin|deploy|api|access|private|secret)[_-]?key)$", k))
-
-
-class RedactingFormatter:
-    """Wraps a logging formatter so every log line (ours and libraries', e.g.
-    psycopg's warnings) goes through `redact()`."""
-
-    def __init__(self, inner=None):
-        import logging
-
-        self.inner = inner or logging.Formatter("%(name)s: %(levelname)s: %(message)s")
-
-    def format(self, record) -> str:
-        return redact(self.inner.format(record))
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
-def install_log_redaction(stream=None) -> None:
-    """Route warnings and errors of every logger to `stream` (stderr), redacted."""
-    import logging
-    import sys
-
-    root = logging.getLogger()
-    if any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
-        return
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(RedactingFormatter())
-    handler.setLevel(logging.WARNING)
-    root.addHandler(handler)
-    for h in root.handlers:
-        if not isinstance(h.formatter, RedactingFormatter):
-            h.setFormatter(RedactingFormatter(h.formatter))

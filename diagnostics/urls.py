@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from .secret import MASK, Secret
+from .secret import MASK, Secret, redact, remember
 
 PG_SCHEMES = ("postgres", "postgresql")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -322,15 +322,15 @@ def parse_convex_url(text: str) -> ConvexUrl:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError as exc:
-        raise UrlError(f"the Convex URL does not parse: {exc}", part=raw[:80]) from None
+        raise UrlError(f"the Convex URL does not parse: {redact(str(exc))}", part=mask_url_text(raw)[:80]) from None
     if parts.scheme not in ("http", "https"):
         raise UrlError(
-            f"a Convex URL starts with https:// (got '{parts.scheme or raw[:20]}')",
-            part=raw[:80],
+            f"a Convex URL starts with https:// (got '{parts.scheme or mask_url_text(raw)[:20]}')",
+            part=mask_url_text(raw)[:80],
             hint="https://<deployment>.convex.cloud",
         )
     if not parts.hostname:
-        raise UrlError("the Convex URL has no host", part=raw[:80])
+        raise UrlError("the Convex URL has no host", part=mask_url_text(raw)[:80])
     if parts.username or parts.password:
         raise UrlError("the Convex URL must not contain a user or password", part=parts.hostname)
     host = parts.hostname
@@ -393,3 +393,34 @@ def suggest_pg_url(text: str, err: UrlError) -> tuple[str, str]:
     except UrlError:
         return kind, ""
     return kind, candidate
+
+
+def mask_url_text(text: str) -> str:
+    """The display form of a URL that may hold a password, parsable or not."""
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#]*)@", text) or re.match(
+        r"^([a-zA-Z][a-zA-Z0-9+.-]*://)(.*)@", text
+    )
+    if m:
+        userinfo = m.group(2)
+        user, sep, pw = userinfo.partition(":")
+        if sep:
+            remember(pw)
+        # mask everything between the user and the last '@' before the host
+        last_at = text.rfind("@")
+        head = m.group(1) + user + (":" + MASK if sep else "")
+        return redact(head + text[last_at:], known=False)  # user, host and path are names
+    m = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#@:]*):([^/?#@]*)", text)
+    if m and m.group(3) and not m.group(3).isdigit():
+        # "USER:something" and no "@HOST": the something is likely a password (and what
+        # follows it may be more of one): show none of it
+        remember(text[len(m.group(1)) + len(m.group(2)) + 1 :])
+        return m.group(1) + m.group(2) + ":" + MASK
+    m = re.match(r"^([^\s/?#:@]*):(.*)@([^@]*)$", text) if "://" not in text else None
+    if m:
+        # no scheme, but USER:PASSWORD@HOST (libpq refuses it; it is a password all the same)
+        remember(m.group(2))
+        return redact(m.group(1) + ":" + MASK + "@" + m.group(3), known=False)
+    try:
+        return parse_pg_url(text).masked()
+    except UrlError:
+        return redact(text)

@@ -8,7 +8,8 @@ context manager from sync and async tests alike:
 
 TCP/Postgres: SynBlackhole (connect never completes), Blackhole (accepts,
 never answers), PgClosesDuringStartup, PgGarbageSSL, PgHangsAfterLogin.
-HTTP: HttpDrip (one byte a second), HttpHugeBody (100 MB), HttpRedirectLoop.
+HTTP: HttpDrip (one byte a second), HttpHugeBody (100 MB), HttpGzipBomb (2 GB inflated),
+HttpEcho (a fixed body), HttpRedirectLoop.
 DNS: DnsServer(mode="garbage" | "truncate" | "silent").
 flyctl: fake_flyctl(dir, mode="hang" | "garbage_json").
 """
@@ -20,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from pathlib import Path
 
 
@@ -250,6 +252,59 @@ class HttpHugeBody(_Server):
             conn.sendall(block[:n])
             self.sent += n
             left -= n
+
+
+class HttpEcho(_Server):
+    """Answers every request with the same status and body (a peer whose error page
+    carries what it was given: control characters, an echoed key)."""
+
+    def __init__(self, body: bytes, status: int = 500, host: str = "127.0.0.1"):
+        super().__init__(host)
+        self.body, self.status = body, status
+
+    def handle(self, conn):
+        _read_request(self, conn)
+        conn.sendall(b"HTTP/1.1 %d Oops\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (self.status, len(self.body)) + self.body)
+        conn.close()
+
+
+class HttpGzipBomb(_Server):
+    """A 200 answer, `Content-Encoding: gzip`, 2 MB on the wire that inflate to 2 GB of zeros.
+    Built from one deflate block repeated: a full flush resets the compressor, so each 1 MB
+    of zeros compresses to the same bytes."""
+
+    SIZE = 2048 << 20
+
+    def __init__(self, host: str = "127.0.0.1"):
+        super().__init__(host)
+        self.sent = 0
+        self.parts = HttpGzipBomb._parts or HttpGzipBomb._build()
+
+    _parts: tuple = ()
+
+    @classmethod
+    def _build(cls) -> tuple:
+        c = zlib.compressobj(9, zlib.DEFLATED, -15)
+        zeros = bytes(1 << 20)
+        block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+        crc = 0
+        for _ in range(cls.SIZE >> 20):
+            crc = zlib.crc32(zeros, crc)
+        cls._parts = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", block, c.flush() + struct.pack("<II", crc, cls.SIZE & 0xFFFFFFFF))
+        return cls._parts
+
+    def handle(self, conn):
+        _read_request(self, conn)
+        head, block, tail = self.parts
+        length = len(head) + len(block) * (self.SIZE >> 20) + len(tail)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % length)
+        conn.sendall(head)
+        for _ in range(self.SIZE >> 20):
+            if self.stopping.is_set():
+                return
+            conn.sendall(block)
+            self.sent += len(block)
+        conn.sendall(tail)
 
 
 class HttpRedirectLoop(_Server):

@@ -67,7 +67,9 @@ FORBIDDEN = {
     "diagnostics/render.py": {"diagnostics.engine", "diagnostics.probes", "diagnostics.tree", "diagnostics.recording"},
     "diagnostics/model.py": {"diagnostics."},
     "diagnostics/secret.py": {"diagnostics."},
-    "diagnostics/flyctl.py": {"diagnostics."},
+    "diagnostics/children.py": {"diagnostics."},
+    "diagnostics/flyctl.py": {"diagnostics.model", "diagnostics.secret", "diagnostics.probes", "diagnostics.tree", "diagnostics.engine", "diagnostics.report", "diagnostics.render", "diagnostics.remote"},
+    "diagnostics/safe_text.py": {"diagnostics.model", "diagnostics.probes", "diagnostics.tree", "diagnostics.engine", "diagnostics.report", "diagnostics.render", "diagnostics.remote"},
 }  # fmt: skip
 
 

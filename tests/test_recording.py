@@ -23,8 +23,8 @@ def closed_port() -> int:
     return port
 
 
-def live_walk(tmp_path):
-    url = f"postgres://app:{PASSWORD}@127.0.0.1:{closed_port()}/appdb"
+def live_walk(tmp_path, password: str = PASSWORD):
+    url = f"postgres://app:{password}@127.0.0.1:{closed_port()}/appdb"
     ctx = Context(inputs=discover({"database_url": url}, env={}, cwd=tmp_path), timeout=2.0)
     runner = RecordingRunner()
     report = asyncio.run(Engine(ctx, "laptop-cant-reach-postgres", runner=runner).run())
@@ -96,3 +96,20 @@ def test_a_malformed_recording_is_one_line_of_error(tmp_path, content, words):
 def test_a_missing_file_is_one_line_of_error(tmp_path):
     with pytest.raises(recording.RecordingError, match="cannot read .*nothing.json: No such file"):
         recording.load(tmp_path / "nothing.json")
+
+
+def test_a_password_that_is_a_word_of_an_id_leaves_the_ids_whole(tmp_path):
+    """The password `postgres` is masked in what comes from outside, never in the
+    program's own identifiers (`laptop-cant-reach-postgres`): the report and the
+    recording keep their symptom, nodes and outcomes, and the replay matches."""
+    ctx, runner, live = live_walk(tmp_path, password="postgres")
+    doc = live.to_json()
+    assert doc["symptom"] == "laptop-cant-reach-postgres"
+    assert doc["inputs"]["database_url"]["value"].startswith("postgres://app:****@")
+    path = tmp_path / "walk.json"
+    recording.save(recording.from_walk(ctx, "laptop-cant-reach-postgres", runner), path)
+    assert ":postgres@" not in path.read_text()
+    rec = recording.load(path)
+    assert rec.symptom == "laptop-cant-reach-postgres"
+    replayed = asyncio.run(Engine(rec.context(), rec.symptom, runner=rec.runner(speed=0)).run())
+    assert comparable(replayed) == comparable(live)

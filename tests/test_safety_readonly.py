@@ -1,11 +1,13 @@
 """Read-only by construction: a Postgres that logs every statement
 (log_statement = 'all', the application name in each line) sees nothing but
-reads from fcp-doctor, over a healthy walk and several failing ones."""
+reads from fcp-doctor, over a healthy walk and several failing ones, and the
+README names every kind of statement sent."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -13,8 +15,9 @@ from pgcluster import PgCluster
 
 # What fcp-doctor may send: reads and transaction control, nothing else.
 ALLOWED = re.compile(
-    r"^(SELECT|SHOW|BEGIN|START TRANSACTION|COMMIT|ROLLBACK|SET LOCAL|SET TRANSACTION|DEALLOCATE"
-    r"|PREPARE fcp_doctor_[0-9a-f]+ AS SELECT 1$|EXECUTE fcp_doctor_[0-9a-f]+$)\b",  # the pooler check's statement
+    r"^(SELECT|SHOW|BEGIN|START TRANSACTION|COMMIT|ROLLBACK|SET LOCAL|SET TRANSACTION"
+    r"|(PREPARE fcp_doctor_[0-9a-f]+ AS SELECT 1|EXECUTE fcp_doctor_[0-9a-f]+|DEALLOCATE fcp_doctor_[0-9a-f]+)$"  # the pooler check
+    r"|SET statement_timeout = \d+$)\b",  # the self-hosted backend check's own session
     re.IGNORECASE,
 )
 # Functions that change state even inside a SELECT.
@@ -66,12 +69,31 @@ WALKS = {
 }
 
 
-def test_walks_write_nothing(logged, cli):
+# each kind of statement a walk sends, and how the README's Safety section names it
+README_NAMES = {
+    r"SELECT": "`SELECT`s",
+    r"SHOW": "`SHOW`s",
+    r"BEGIN READ ONLY": "`BEGIN READ ONLY`",
+    r"SET LOCAL statement_timeout": "`SET LOCAL statement_timeout`",
+    r"COMMIT": "`COMMIT`",
+    r"ROLLBACK": "`ROLLBACK`",
+    r"PREPARE fcp_doctor_[0-9a-f]+ AS SELECT 1": "`PREPARE fcp_doctor_<hex> AS SELECT 1`",
+    r"EXECUTE fcp_doctor_": "`EXECUTE fcp_doctor_<hex>`",
+    r"DEALLOCATE fcp_doctor_": "`DEALLOCATE fcp_doctor_<hex>`",
+    r"SET statement_timeout = \d+": "`SET statement_timeout = <ms>`",
+}
+
+
+def test_walks_write_nothing(logged, cli, tmp_path):
     for name, (url, code, cause) in WALKS.items():
         r = cli("diagnose", "--json", "--symptom", "app-cant-reach-postgres", "--timeout", "3", "--database-url", url(logged))
         assert r.returncode == code, (name, r.stderr)
         doc = json.loads(r.stdout)
         assert (doc["root_cause"] or {}).get("id") == cause, name
+    # the self-hosted backend's checks, on their own connection
+    (tmp_path / "backend.env").write_text(f"POSTGRES_URL={logged.url(db='').rstrip('/')}\nINSTANCE_NAME=app\nDO_NOT_REQUIRE_SSL=1\n")
+    r = cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--backend-env", str(tmp_path / "backend.env"))
+    assert next(s for s in json.loads(r.stdout)["steps"] if s["node"] == "convex_self.session")["status"] == "pass", r.stdout[-2000:]
     stmts = statements(logged)
     ours = [sql for app, sql in stmts if app == "fcp-doctor"]
     others = [(app, sql) for app, sql in stmts if app not in ("fcp-doctor", "psql")]
@@ -85,3 +107,11 @@ def test_walks_write_nothing(logged, cli):
     # every transaction fcp-doctor opens is read-only
     begins = [s for s in ours if re.match(r"BEGIN|START TRANSACTION", s, re.IGNORECASE)]
     assert begins and all("READ ONLY" in s.upper() for s in begins)
+    # the README says exactly what is sent: every kind seen is named there
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    safety = readme[readme.index("## Safety"): readme.index("\n## ", readme.index("## Safety") + 3)]
+    for pattern, named in README_NAMES.items():
+        if any(re.match(pattern, s, re.IGNORECASE) for s in ours):
+            assert named in safety, f"the README's Safety section does not name {named}"
+    unnamed = [s for s in ours if not any(re.match(p, s, re.IGNORECASE) for p in README_NAMES)]
+    assert unnamed == [], "statements the README does not name"

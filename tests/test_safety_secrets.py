@@ -120,7 +120,7 @@ def test_log_lines_are_redacted():
     import sys
 
     code = (
-        "import logging, sys; from tui import cli; from diagnostics.secret import install_log_redaction;"
+        "import logging, sys; from tui import cli; from diagnostics.safe_text import install_log_redaction;"
         "install_log_redaction();"
         "logging.getLogger('psycopg').warning('cancel failed: postgres://app:logpw-123456@h/db');"
         "logging.getLogger('x').error('Authorization: Bearer tok-abcdef-99')"

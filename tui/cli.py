@@ -9,11 +9,50 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 from diagnostics import __version__
 from diagnostics.report import ExitCode
+# SIGTERM and SIGHUP end the walk like Ctrl-C does (children reaped), with the status a
+# shell gives a process those signals end: 128 + the signal number
+EXIT_SIGNALLED = {signal.SIGTERM: 143, signal.SIGHUP: 129}
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like KeyboardInterrupt, so cleanup runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_received: list[int] = []
+
+
+def _on_signal(signum, _frame):
+    _received.append(signum)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # outside the walk: unwind from here
+        raise Terminated(signum) from None
+    # inside the walk: cancel it as asyncio.run does on Ctrl-C, so every `finally` runs
+    # in order (proxies closed, flyctl killed); main() turns it into the exit status
+    loop.call_soon_threadsafe(_cancel_tasks, loop)
+
+
+def _cancel_tasks(loop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+
+
+def install_signal_handlers() -> None:
+    for sig in EXIT_SIGNALLED:
+        try:
+            signal.signal(sig, _on_signal)
+        except (ValueError, OSError):  # not the main thread (an embedding program)
+            pass
 
 INPUT_FLAGS = {
     "database_url": ("--database-url", "URL", "Postgres URL (else DATABASE_URL, POSTGRES_URL, .env.local, .env)"),
@@ -135,7 +174,16 @@ def make_context(args):
         timeout = 5.0
     if not (0 < timeout <= 600):
         raise UsageError("--timeout must be between 0 and 600 seconds")
+    try:
+        os.getcwd()
+    except OSError:
+        raise UsageError("the working directory no longer exists (cd to your project first)")
     inputs = discover(flags)
+    for v in inputs.values.values():
+        try:
+            v.text().encode("utf-8")
+        except UnicodeEncodeError:  # a byte that is not UTF-8 (os.environ keeps it as a surrogate)
+            raise UsageError(f"{v.name} (from {v.source}) is not UTF-8 text")
     return Context(inputs=inputs, timeout=float(timeout))
 
 
@@ -153,14 +201,14 @@ async def walk_plain(engine, out, color: bool, asker_enabled: bool, json_mode: b
     report = None
     if not json_mode:
         for line in header_lines:
-            print(line, file=out)
+            print(_visible(line), file=out)  # input values are their masked display forms
     async for ev in engine.events():
         if isinstance(ev, StepFinished) and not json_mode:
             print(render.step_line(ev.step, color), file=out, flush=True)
         elif isinstance(ev, StepStarted) and not json_mode:
             pass
         elif isinstance(ev, Question) and not asker_enabled and not json_mode:
-            print(f"NOTE  {ev.prompt}: skipped (no terminal to ask on)", file=out)
+            print(_shown(f"NOTE  {ev.prompt}: skipped (no terminal to ask on)"), file=out)
         elif isinstance(ev, VerdictReady):
             report = ev.report
     return report
@@ -171,7 +219,7 @@ def _line_asker():
 
     async def ask(q):
         loop = asyncio.get_running_loop()
-        prompt = f"? {q.prompt}\n  ({q.why}) leave empty to skip: "
+        prompt = _visible(f"? {q.prompt}") + "\n" + _visible(f"  ({q.why}) leave empty to skip: ")
 
         def read():
             try:
@@ -205,7 +253,10 @@ def run_walk(args, ctx, runner=None, interactive: bool = False, header: str = ""
     head = [f"fcp-doctor {__version__} — {header or engine.symptom.title}"]
     report = asyncio.run(walk_plain(engine, out, color, interactive, json_mode, head + ["Found:"] + render.inputs_lines(render.inputs_of(ctx.inputs)) + ["Checks:"]))
     if record_path:
-        recording.save(recording.from_walk(ctx, symptom, runner), record_path)
+        try:
+            recording.save(recording.from_walk(ctx, symptom, runner), record_path)
+        except OSError as exc:  # the report and the walk's exit status come out all the same
+            print(f"fcp-doctor: --record: cannot write {_shown(str(record_path))}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
     if json_mode:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -287,15 +338,40 @@ def run_wizard(args, ctx, runner=None, title: str = "") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from diagnostics.secret import install_log_redaction
+    from diagnostics.safe_text import install_log_redaction
 
     install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_signal_handlers()
+    try:
+        code = _main(args)
+        if _received:  # the walk was cancelled by SIGTERM / SIGHUP and unwound
+            print(f"fcp-doctor: stopped by {signal.Signals(_received[0]).name}", file=sys.stderr)
+            return EXIT_SIGNALLED.get(_received[0], 128 + _received[0])
+        return code
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one's cleanup ran
+        return ExitCode.INTERRUPTED
+    except (Terminated, asyncio.CancelledError):
+        return EXIT_SIGNALLED.get(_received[0], 128 + _received[0]) if _received else ExitCode.INTERRUPTED
+    finally:  # every way out: no flyctl or `fly proxy` outlives us
+        from diagnostics import children
+
+        children.reap_all()
+        if argv is None:  # the program itself (not a caller's main([...])): the exit status is decided
+            for sig in (signal.SIGINT, *EXIT_SIGNALLED):
+                signal.signal(sig, signal.SIG_IGN)
+
+
+def _main(args) -> int:
     try:
         return _dispatch(args)
+    except (Terminated, asyncio.CancelledError):
+        if not _received:
+            raise
+        return EXIT_SIGNALLED.get(_received[0], 128 + _received[0])  # main() says so
     except UsageError as exc:
-        print(f"fcp-doctor: {_redact(str(exc))}", file=sys.stderr)
+        print(f"fcp-doctor: {_shown(str(exc))}", file=sys.stderr)
         return ExitCode.USAGE
     except KeyboardInterrupt:
         print("fcp-doctor: interrupted", file=sys.stderr)
@@ -303,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `fcp-doctor diagnose | head`
         return 0
     except Exception as exc:  # never a traceback (it could carry a secret): one redacted line
-        print(f"fcp-doctor: internal error: {type(exc).__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(f"fcp-doctor: internal error: {type(exc).__name__}: {_shown(_redact(str(exc)).splitlines()[0]) if str(exc) else ''}", file=sys.stderr)
         return ExitCode.INCONCLUSIVE
 
 
@@ -311,6 +387,19 @@ def _redact(text: str) -> str:
     from diagnostics.secret import redact
 
     return redact(text)
+
+
+def _visible(text: str) -> str:
+    from diagnostics.safe_text import visible
+
+    return visible(text, one_line=True)
+
+
+def _shown(text: str) -> str:
+    """Outside text on one line: masked, control characters made visible."""
+    from diagnostics.safe_text import shown
+
+    return shown(text, one_line=True)
 
 
 def cmd_cast(rec, title: str, path: str) -> int:

@@ -15,7 +15,8 @@ from diagnostics.remote import fleet as fleet_mod
 from diagnostics.remote.compare import compare
 from diagnostics.remote.ship import ShipError, find_executable, list_machines, pick_machine, remote_path, remove, run_on_machine, upload, walk_argv
 from diagnostics.report import ExitCode, Report
-from diagnostics.secret import redact, redact_obj
+from diagnostics.safe_text import shown
+from diagnostics.secret import redact_obj
 
 
 def add_parsers(sub, common) -> None:
@@ -87,7 +88,7 @@ def show_in_wizard(args, recorded: dict, title: str, comparison: dict | None) ->
 
     rec = recording.parse(recorded, "the machine's recording")
     if comparison and not comparison.get("agree"):
-        title += f" · from here: {comparison['local']['verdict']} ({redact(comparison['explanation'])[:60]})"
+        title += f" · from here: {comparison['local']['verdict']} ({shown(comparison['explanation'], True)[:60]})"
     args.symptom = rec.symptom
     return run_wizard(args, rec.context(), rec.runner(speed=0), title=title)
 
@@ -166,7 +167,7 @@ def cmd_ship(args, make_context) -> int:
         loc, remv = comparison["local"], comparison["remote"]
         print(f"  from here:        {loc['verdict']}" + (f" ({loc['cause']})" if loc["cause"] else ""), file=out)
         print(f"  from the machine: {remv['verdict']}" + (f" ({remv['cause']})" if remv["cause"] else ""), file=out)
-        print(redact(f"  {'AGREE' if comparison['agree'] else 'DIFFER'}: {comparison['explanation']}"), file=out)
+        print(shown(f"  {'AGREE' if comparison['agree'] else 'DIFFER'}: {comparison['explanation']}", True), file=out)
         if comparison["cause"] and not comparison["agree"]:
             print(f"  cause: {comparison['cause']}", file=out)
     return _code(run.report)
@@ -187,7 +188,7 @@ def _ship_pty(flyctl: str, app: str, m, exe, args, timeout: float) -> int:
         if not args.keep:
             r = asyncio.run(remove(flyctl, app, m, remote, 30))
             if not r.ok:
-                print(f"fcp-doctor: could not remove {remote}: {redact(r.error_line())}", file=sys.stderr)
+                print(f"fcp-doctor: could not remove {remote}: {shown(r.error_line(), True)}", file=sys.stderr)
         else:
             print(f"fcp-doctor: kept at {remote} on machine {m.id}", file=sys.stderr)
     return rc
@@ -222,7 +223,7 @@ def cmd_fleet(args) -> int:
         print(json.dumps(fleet_mod.to_json(app, runs, doc), indent=2))
     else:
         for line in fleet_lines(app, doc):
-            print(redact(line))
+            print(shown(line))
     return fleet_mod.exit_code(doc)
 
 

@@ -45,6 +45,7 @@ from diagnostics.model import (
     VerdictReady,
 )
 from diagnostics.report import ExitCode
+from diagnostics.safe_text import shown, visible
 from diagnostics.secret import redact
 
 # status -> (word, style); the word carries the meaning without colour (NO_COLOR, 16 colours)
@@ -101,9 +102,10 @@ def crashed_outcome(error: BaseException) -> Outcome:
 
 
 def safe(t: Text) -> Text:
-    """Styled text as is, unless redaction has something to mask (then plain)."""
-    plain = redact(t.plain)
-    return t if plain == t.plain else Text(plain)
+    """Styled text as is, unless it holds a control character (then plain, made visible).
+    Outside text is masked where it is appended; the catalog's own text needs no masking."""
+    plain = visible(t.plain)
+    return t if plain == t.plain else Text(plain, no_wrap=t.no_wrap, overflow=t.overflow)
 
 
 class Downgrade16(LineFilter):
@@ -216,8 +218,8 @@ class QuestionScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         q = self.question
         with Vertical(id="question"):
-            yield Static(Text(q.prompt, style="bold"), id="q-prompt")
-            yield Static(Text(q.why, style="italic"), id="q-why")
+            yield Static(safe(Text(q.prompt, style="bold")), id="q-prompt")
+            yield Static(safe(Text(q.why, style="italic")), id="q-why")
             yield Input(password=q.secret, placeholder="typed value is masked" if q.secret else "", id="q-input")
             yield Static(Text("enter: answer · esc: skip (the check reports it missing)", style="dim"))
 
@@ -251,11 +253,11 @@ class StartScreen(Screen):
         t.append(f"  {'files':<14} {view.files_text}\n")
         for name, value, source in view.values:
             t.append(f"  {name:<14} ")
-            t.append(redact(value), style="bold")
+            t.append(value, style="bold")
             t.append(f"\n  {'':<14} from {source}\n", style="dim")
         for p in view.problems:
             t.append(f"  WARN {p}\n", style="yellow")
-        return t
+        return safe(t)
 
     def on_mount(self) -> None:
         ol = self.query_one("#symptoms", OptionList)
@@ -270,7 +272,7 @@ class StartScreen(Screen):
         t = Text()
         t.append(f"{'where':<7} ", style="bold")
         t.append(redact(outcome.summary or outcome.outcome))
-        self.query_one("#where", Static).update(t)
+        self.query_one("#where", Static).update(safe(t))
 
     def action_start(self) -> None:
         opt = self.query_one("#symptoms", OptionList).highlighted_option
@@ -402,7 +404,7 @@ class WalkScreen(Screen):
         if tail:  # one line at 80 columns: the option list would wrap a longer one
             tail = tail if len(tail) <= 18 else tail[:17] + "…"
             t.append(f" → {tail}", style="bold" if tail.startswith("cause:") else "dim")
-        return t
+        return safe(t)
 
     def _selected(self) -> str | None:
         opt = self.query_one("#timeline", OptionList).highlighted_option
@@ -576,14 +578,14 @@ class VerdictScreen(Screen):
         return safe(t)
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(Text(redact(text), no_wrap=True, overflow="ellipsis"))
+        self.query_one("#status", Static).update(Text(shown(text, True), no_wrap=True, overflow="ellipsis"))
 
     def action_copy(self, n: int) -> None:
         cmds = dict(self._commands())
         if n not in cmds:
             self._status(f"Fix step {n} has no command to copy.")
             return
-        self.app.copy_to_clipboard(cmds[n])
+        self.app.copy_to_clipboard(visible(cmds[n]))  # a pasted ESC would act in the user's shell
         self._status(f"Copied step {n}: {cmds[n].splitlines()[0]}")
 
     def action_copy_all(self) -> None:
@@ -591,7 +593,7 @@ class VerdictScreen(Screen):
         if not cmds:
             self._status("This verdict has no command to copy.")
             return
-        self.app.copy_to_clipboard("\n".join(c for _, c in cmds))
+        self.app.copy_to_clipboard(visible("\n".join(c for _, c in cmds)))
         self._status(f"Copied {len(cmds)} command(s) (OSC 52); they stay shown above.")
 
     def action_export(self) -> None:
@@ -676,6 +678,16 @@ class WizardApp(App):
             self._filters.append(Downgrade16())
 
     def on_mount(self) -> None:
+        import signal
+
+        from tui.cli import EXIT_SIGNALLED
+
+        loop = asyncio.get_running_loop()
+        for sig, code in EXIT_SIGNALLED.items():  # end cleanly (the terminal restored), children reaped by main()
+            try:
+                loop.add_signal_handler(sig, partial(self.exit, return_code=code))
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass
         if self.replaying:
             self.push_screen(WalkScreen(self.symptom))
         else:

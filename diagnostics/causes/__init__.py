@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..model import Diagnosis, Fix, FixStep
-from ..secret import redact, redact_obj
+from ..secret import redact_obj
 
 LAYERS = ("config", "fly", "flyctl", "net", "pg", "convex", "convex_self")
 _MODULES = ("config", "net", "pg", "fly", "flyctl", "convex", "convex_self", "warnings")
@@ -40,20 +40,19 @@ class Cause:
     rank: int = 0  # among warnings: higher is worse (slow-queries verdict)
 
     def diagnose(self, names: Names, evidence: dict, node: str = "", severity: str | None = None) -> Diagnosis:
+        # evidence is outside text (server errors, file lines): masked once, here; the
+        # templates and fix builders are ours and hold no secret (a password is ${PGPASSWORD}),
+        # so their text is never value-masked (a password `secret` leaves `fly secrets` whole)
+        evidence = redact_obj(evidence)
         merged = Names({**names, **{k: v for k, v in evidence.items() if isinstance(v, (str, int, float))}})
         fix = self.fix(merged, evidence)
-        fix = Fix(
-            redact(fix.summary),
-            [FixStep(redact(s.text), redact(s.command) if s.command else None) for s in fix.steps],
-            list(fix.patch),
-        )
         return Diagnosis(
             id=self.id,
             layer=self.layer,
-            title=redact(self.title.format_map(merged)),
-            explanation=redact(self.explanation(merged, evidence) if callable(self.explanation) else self.explanation.format_map(merged)),
-            evidence=redact_obj(evidence),
-            fix=fix,
+            title=self.title.format_map(merged),
+            explanation=self.explanation(merged, evidence) if callable(self.explanation) else self.explanation.format_map(merged),
+            evidence=evidence,
+            fix=Fix(fix.summary, list(fix.steps), list(fix.patch)),
             docs=list(self.docs),
             severity=severity or self.severity,
             node=node,

@@ -14,6 +14,7 @@ import json
 import re
 import ssl
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -90,7 +91,40 @@ class Http:
             return None
 
     def brief(self, n: int = 200) -> str:
-        return redact(self.body.strip()[:n])
+        return redact(self.body.strip())[:n]  # masked, then cut: an echoed key straddling the cut stays masked
+
+
+class _Inflate:
+    """Content-Encoding undone a bounded prefix at a time: httpx inflates each network
+    chunk whole, so 64 KB of gzip could become 64 MB at once (a decompression bomb)."""
+
+    def __init__(self, encoding: str):
+        enc = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+        self.unknown = ""
+        self.done = False
+        self.z = None
+        if len(enc) == 1 and enc[0] in ("gzip", "x-gzip", "deflate"):
+            self.z = zlib.decompressobj(47 if enc[0] != "deflate" else 15)  # 47: gzip or zlib header
+            self.raw_deflate = enc[0] == "deflate"
+        elif enc:
+            self.unknown = ", ".join(enc)[:40]
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        if self.unknown:
+            self.done = True
+            return b""
+        if self.z is None:
+            return data[: max(room, 0)]
+        try:
+            out = self.z.decompress(data, max(room, 1))
+        except zlib.error:
+            if self.raw_deflate:  # "deflate" without its zlib header, as some servers send
+                self.z, self.raw_deflate = zlib.decompressobj(-15), False
+                return self.feed(data, room)
+            self.done = True
+            return b""
+        self.done = self.z.eof or len(out) >= room
+        return out
 
 
 def _client(ctx):
@@ -104,7 +138,7 @@ def _client(ctx):
             verify=tls_context(),
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            headers={"Convex-Client": CLIENT, "User-Agent": CLIENT},
+            headers={"Convex-Client": CLIENT, "User-Agent": CLIENT, "Accept-Encoding": "gzip, deflate"},
             trust_env=False,
         )
         ctx.resources["convex_http"] = c
@@ -125,13 +159,17 @@ async def request(ctx, method: str, url: str, headers: dict | None = None, json_
             async with client.stream(method, url, headers=headers, json=json_body, timeout=t) as resp:
                 r.status = resp.status_code
                 r.headers = {k.lower(): v for k, v in resp.headers.items() if k.lower() in ("content-type", "server", "location", "via")}
+                inflate = _Inflate(resp.headers.get("content-encoding", ""))
                 chunks = []
-                async for chunk in resp.aiter_bytes():
+                async for raw in resp.aiter_raw():  # decoded here, never more than MAX_BODY
+                    chunk = inflate.feed(raw, MAX_BODY - size)
                     chunks.append(chunk)
                     size += len(chunk)
-                    if size >= MAX_BODY:
+                    if size >= MAX_BODY or inflate.done:
                         break
                 r.body = b"".join(chunks)[:MAX_BODY].decode("utf-8", errors="replace")
+                if inflate.unknown:
+                    r.body = f"(a body in {inflate.unknown} encoding, not decoded)"
                 if str(resp.url) != url:
                     r.headers["final_url"] = str(resp.url)
     except (TimeoutError, httpx.TimeoutException):

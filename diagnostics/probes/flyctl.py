@@ -12,6 +12,7 @@ import os
 import re
 import signal
 
+from .. import children
 from ..flyctl import FlyctlResult, error_line, kill_group
 from ..flyctl import run_flyctl as run
 from ..model import FAIL, PASS, WARN, Outcome
@@ -214,13 +215,12 @@ async def start_proxy(ctx, remote_port: int, host: str, app: str, limit: float) 
     Returns (proxy, status, detail); status ok | failed | timeout."""
     fly = ctx.facts["flyctl_path"]
     args = [fly, "proxy", f"0:{remote_port}", host, "-a", app, "--watch-stdin", "-q"]
-    proc = await asyncio.create_subprocess_exec(
+    proc = await children.spawn(
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=_env(ctx),
-        start_new_session=True,
     )
     px = FlyProxy(proc)
 

@@ -10,9 +10,10 @@ ends at a cause names the verdict. Per-layer node lists live beside this file;
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Mapping
+
+from ..registry import lazy_loader
 
 DONE = "done"
 _MODULES = ("context", "pg", "fly", "convex", "convex_self", "logs")
@@ -86,15 +87,11 @@ SYMPTOMS: dict[str, Symptom] = {
     )
 }
 
-_loaded = False
+_load_modules = lazy_loader(__name__, _MODULES)
 
 
 def load() -> dict[str, Node]:
-    global _loaded
-    if not _loaded:
-        for mod in _MODULES:
-            importlib.import_module(f"{__name__}.{mod}")
-        _loaded = True
+    _load_modules()
     return NODES
 
 

@@ -279,6 +279,9 @@ def validate() -> list[str]:
                 problems.append(f"node {n.id}: precedence names {p}, which has no branch")
         if len(set(n.precedence)) != len(n.precedence):
             problems.append(f"node {n.id}: precedence names an outcome twice")
+    from .compare import validate as validate_compare
+
+    problems += validate_compare(cat)
     seen: set[str] = set()
     for w in WARNINGS:
         if w.id in seen:
@@ -330,5 +333,11 @@ def describe() -> str:
     lines.append("warnings (each a finding; the verdict only for slow-queries)")
     for w in WARNINGS:
         lines.append(f"  {w}" + (f"  [threshold {w.threshold}]" if w.threshold else ""))
+    lines.append("")
+    from .compare import RULES
+
+    lines.append("ship/fleet: the walk here and on a machine compared (the first rule that holds)")
+    for r in RULES:
+        lines.append(f"  {r}")
     lines.append("")
     return "\n".join(lines)

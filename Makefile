@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export VENV
 
-.PHONY: test setup venv demo demos screenshots bench dist clean
+.PHONY: test setup venv demo demos screenshots bench dist readme clean
 
 ## the README's test command: installs what the tests need, then runs them
 test: setup
@@ -35,6 +35,10 @@ bench: setup
 ## one self-contained Linux x86_64 executable: dist/fcp-doctor (PyInstaller; cached by source hash)
 dist: setup
 	$(PY) packaging/build.py
+
+## the README's table of root causes, written from the catalog (a test checks they agree)
+readme:
+	$(PY) scripts/cause-table
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -3,7 +3,9 @@ bench/results.json, bench/results.md and the README's Performance table.
 
     python -m bench                  # everything
     python -m bench -k standby       # only scenarios whose name contains a word (no files written)
-Environment: BENCH_RUNS (3), BENCH_SLOW_RUNS (2), BENCH_STARTUP_RUNS (5), BENCH_BOUND (30 s).
+    python -m bench -k fleet         # only the fleet timing; -k terminal: only the terminal's bytes
+Environment: BENCH_RUNS (3), BENCH_SLOW_RUNS (2), BENCH_STARTUP_RUNS (5), BENCH_BOUND (30 s),
+BENCH_LATENCIES ("20,80" ms round trip), BENCH_LATENCY_RUNS (2).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from . import alternatives, footprint, report, startup, verdict
+from . import alternatives, fleet, footprint, latency, report, startup, verdict
 from .alternatives import ROOT, WORK
 from .lab import APP_DB, APP_PW, APP_USER, SUPERPASS, Lab
 from .scenarios import ALL
@@ -91,7 +93,16 @@ def main(argv=None) -> int:
         scenarios = [s for s in ALL if not args.only or args.only in s.name]
         result["verdicts"] = [verdict.run_scenario(s, lab, log) for s in scenarios]
         verdict.finish(result["verdicts"], log)
+        log("time to verdict at a distance (a delaying proxy)")
+        result["latency"] = latency.run_all(scenarios, lab, log)
         if args.only:
+            lines = report.latency_section(result["latency"])
+            if args.only == "fleet":
+                lines += report.fleet_section(fleet.run_all(lab, log))
+            if args.only == "terminal":
+                replay_args, label = demo_or_replay(lab)
+                lines += report.terminal_section(footprint.terminal_walk(lab, verdict.fcp_env, replay_args, label))
+            print("\n".join(lines))
             return 0
         cli = alternatives.convex_cli()
         pkg = cli.resolve().parents[1] / "package.json" if cli else None
@@ -113,6 +124,8 @@ def main(argv=None) -> int:
             "terminal": footprint.terminal_walk(lab, verdict.fcp_env, replay_args, label),
             "wizard_mode": startup.wizard_mode(),
         }
+        log("fleet")
+        result["fleet"] = fleet.run_all(lab, log)
     finally:
         lab.close()
     result["total_s"] = round(time.monotonic() - t_start, 1)

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import hostile  # noqa: E402
+from delay_proxy import DelayProxy  # noqa: E402,F401
 from pgcluster import SUPERPASS, BannerServer, Netns, PgBouncer, PgCluster, RefusingPostgres, SilentServer, free_port  # noqa: E402,F401
 
 APP_USER, APP_PW = "app", "app-Pw-5d81x"

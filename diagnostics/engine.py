@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import AsyncIterator, Awaitable, Callable
 
 from . import causes, tree
@@ -34,6 +33,7 @@ from .model import (
     VerdictReady,
 )
 from .probes.net import bounded
+from .report import Report
 from .secret import redact, redact_obj
 
 MARGIN = 0.5  # seconds a probe may overrun its budget before the engine cuts it off
@@ -67,42 +67,6 @@ class Runner:
         except Exception as exc:
             outcome = crashed(exc)
         return outcome, int((time.monotonic() - t0) * 1000)
-
-
-@dataclass
-class Report:
-    symptom: str
-    verdict: str
-    root_cause: Diagnosis | None
-    findings: list[Diagnosis]
-    steps: list[Step]
-    not_run: list[dict]
-    inputs: dict
-    elapsed_ms: int
-    context: dict = field(default_factory=dict)  # where the walk ran, files found
-
-    @property
-    def exit_code(self) -> int:
-        return {HEALTHY: 0, ROOT_CAUSE: 1}.get(self.verdict, 3)
-
-    def to_json(self) -> dict:
-        from . import __version__
-
-        return redact_obj(
-            {
-                "schema": "fcp-doctor.diagnosis/1",
-                "version": __version__,
-                "symptom": self.symptom,
-                "verdict": self.verdict,
-                "root_cause": self.root_cause.to_json() if self.root_cause else None,
-                "findings": [f.to_json(with_severity=True) for f in self.findings],
-                "steps": [s.to_json() for s in self.steps],
-                "not_run": self.not_run,
-                "inputs": self.inputs,
-                "context": self.context,
-                "elapsed_ms": self.elapsed_ms,
-            }
-        )
 
 
 class Engine:

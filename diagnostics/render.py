@@ -1,15 +1,18 @@
-"""Text forms of a walk: plain line mode and the Markdown export.
+"""The views of a walk: what the inputs listing and the verdict show, laid out
+once (InputsView, VerdictView), and their text forms, plain line mode and the
+Markdown export. The wizard draws the same views with its own styles.
 
-The same words as the wizard: titles, explanations and fixes come from the
-catalog; this module only lays them out.
+Titles, explanations and fixes come from the catalog; this module only lays
+them out.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import TextIO
 
-from .engine import Report
+from .report import Report
 from .model import CRASHED, FAIL, PASS, SKIPPED, WARN, Diagnosis, Step
 from .secret import redact
 
@@ -48,40 +51,135 @@ def step_line(step: Step, color: bool = False, width: int = 100) -> str:
     return f"{text}  {tail}"
 
 
-def inputs_lines(report: Report) -> list[str]:
-    lines = []
-    where = report.context.get("where")
-    if where:
-        lines.append(f"  {'where':<16} {WHERE_WORDS.get(where, where)}")
-    files = report.context.get("files_found") or []
-    lines.append(f"  {'files':<16} {', '.join(files) if files else 'no fly.toml, .env.local or .env here'}")
-    for name, v in report.inputs.items():
-        lines.append(f"  {name:<16} {v['value']}   ({v['source']})")
+# ---------------------------------------------------------------- views
+# What a view shows, laid out once; plain lines, Markdown and the wizard each
+# style it their own way (JSON is Report.to_json()).
+
+NO_FILES = "no fly.toml, .env.local or .env here"
+
+
+@dataclass
+class InputsView:
+    """What was found before the walk: the files, each input with where it came from, problems in the files."""
+
+    files: list[str]
+    values: list[tuple[str, str, str]]  # (name, shown value: masked, source)
+    problems: list[str]  # "FILE:LINE: message"
+    where: str = ""  # in words: "inside a Fly machine", ...
+
+    @property
+    def files_text(self) -> str:
+        return ", ".join(self.files) if self.files else NO_FILES
+
+
+def inputs_view(values: dict, files_found=(), problems=(), where: str = "") -> InputsView:
+    """From the inputs as JSON ({name: {"value", "source"}}, Inputs.to_json() or Report.inputs)."""
+    return InputsView(
+        files=list(files_found),
+        values=[(name, str(v.get("value", "")), str(v.get("source", ""))) for name, v in sorted(values.items())],
+        problems=[f"{p['file']}:{p['line']}: {p['message']}" for p in problems],
+        where=WHERE_WORDS.get(where, where),
+    )
+
+
+def inputs_of(inputs) -> InputsView:
+    """The view of a walk's diagnostics.inputs.Inputs, before the walk."""
+    return inputs_view(inputs.to_json(), inputs.files_found, inputs.problems)
+
+
+def inputs_of_report(report: Report) -> InputsView:
+    return inputs_view(report.inputs, report.context.get("files_found") or [], where=report.context.get("where") or "")
+
+
+def inputs_lines(view: InputsView) -> list[str]:
+    lines = [f"  {'where':<16} {view.where}"] if view.where else []
+    lines.append(f"  {'files':<16} {view.files_text}")
+    lines += [f"  {name:<16} {value}   ({source})" for name, value, source in view.values]
+    lines += [f"  WARN {p}" for p in view.problems]
     return lines
 
 
-def diagnosis_lines(d: Diagnosis, color: bool = False, heading: str = "") -> list[str]:
-    lines = []
-    title = f"{d.id}: {d.title}"
-    lines.append(_c(heading + title, "1;31" if d.severity == "error" else "1;33", color))
-    for para in d.explanation.split("\n"):
-        lines.append(f"  {para}" if para else "")
-    if d.evidence:
-        lines.append("  Evidence:")
-        for k, v in d.evidence.items():
-            lines.append(f"    {k}: {_short(v)}")
-    lines.append(f"  Fix: {d.fix.summary}")
-    for i, s in enumerate(d.fix.steps, 1):
-        lines.append(f"    {i}. {s.text}")
-        if s.command:
-            for cl in s.command.split("\n"):
-                lines.append(f"       $ {cl}")
-    for url in d.docs:
-        lines.append(f"  Docs: {url}")
-    return [redact(line) for line in lines]
+@dataclass
+class FixStepView:
+    number: int
+    text: str
+    commands: list[str]  # the command's lines; empty: a step to do by hand
+
+    @property
+    def command(self) -> str:
+        return "\n".join(self.commands)
 
 
-def _short(v, limit: int = 300) -> str:
+@dataclass
+class CauseView:
+    """One diagnosis: title, cause id, why, the evidence as labelled facts, the fix steps with commands, docs."""
+
+    id: str
+    title: str
+    node: str
+    severity: str
+    why: str
+    evidence: list[tuple[str, object]]  # (label, value); `short()` it to the view's width
+    fix: str
+    steps: list[FixStepView]
+    docs: list[str]
+
+    @property
+    def commands(self) -> list[tuple[int, str]]:
+        return [(s.number, s.command) for s in self.steps if s.commands]
+
+
+@dataclass
+class VerdictView:
+    verdict: str  # healthy | root_cause | inconclusive
+    word: str  # HEALTHY | ROOT CAUSE | INCONCLUSIVE
+    headline: str  # what the verdict says without a cause ("" with one)
+    cause: CauseView | None
+    undecided: list[str]  # "node: outcome — summary" of the steps that left the walk undecided
+    findings: list[CauseView]
+    not_run: list[dict]  # {"node", "title", "track", "reason"}
+    steps: list[Step]
+    elapsed: str
+
+
+def cause_view(d: Diagnosis) -> CauseView:
+    return CauseView(
+        id=d.id,
+        title=d.title,
+        node=d.node,
+        severity=d.severity,
+        why=d.explanation,
+        evidence=list(d.evidence.items()),
+        fix=d.fix.summary,
+        steps=[FixStepView(i, s.text, s.command.split("\n") if s.command else []) for i, s in enumerate(d.fix.steps, 1)],
+        docs=list(d.docs),
+    )
+
+
+def verdict_view(report: Report) -> VerdictView:
+    headline = ""
+    if report.root_cause is None:
+        headline = "every check on the walk passed" if report.verdict == "healthy" else "the walk could not decide"
+    undecided = []
+    if report.root_cause is None and report.verdict != "healthy":
+        for s in report.steps:
+            if s.status in (CRASHED, FAIL) or s.branch == "inconclusive":
+                undecided.append(f"{s.node}: {s.outcome}" + (f" — {s.summary}" if s.summary else ""))
+    return VerdictView(
+        verdict=report.verdict,
+        word=VERDICT_WORDS.get(report.verdict, report.verdict.upper()),
+        headline=headline,
+        cause=cause_view(report.root_cause) if report.root_cause else None,
+        undecided=undecided,
+        findings=[cause_view(f) for f in report.findings],
+        not_run=list(report.not_run),
+        steps=list(report.steps),
+        elapsed=fmt_ms(report.elapsed_ms),
+    )
+
+
+def short(v, limit: int = 300) -> str:
+    """A value of the evidence on one line, cut at `limit` characters."""
     text = v if isinstance(v, str) else repr(v) if not isinstance(v, (list, dict)) else _json(v)
     text = text.replace("\n", " | ")
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -93,59 +191,70 @@ def _json(v) -> str:
     return json.dumps(v, ensure_ascii=False, default=str)
 
 
-def verdict_lines(report: Report, color: bool = False, with_not_run: bool = True) -> list[str]:
-    lines = [""]
-    word = VERDICT_WORDS.get(report.verdict, report.verdict.upper())
-    code = {"healthy": "1;32", "root_cause": "1;31"}.get(report.verdict, "1;33")
-    if report.root_cause:
-        lines.append(_c(f"Verdict: {word}", code, color))
-        lines.extend(diagnosis_lines(report.root_cause, color))
-    elif report.verdict == "healthy":
-        lines.append(_c(f"Verdict: {word} — every check on the walk passed", code, color))
-    else:
-        lines.append(_c(f"Verdict: {word} — the walk could not decide", code, color))
-        for s in report.steps:
-            if s.status in (CRASHED, FAIL) or s.branch == "inconclusive":
-                lines.append(f"  {s.node}: {s.outcome} {('— ' + s.summary) if s.summary else ''}")
-    if report.findings:
-        lines.append("")
-        lines.append("Also seen:")
-        for f in report.findings:
-            lines.extend("  " + line for line in diagnosis_lines(f, color))
-    if report.not_run and with_not_run:
-        lines.append("")
-        lines.append(f"Not run ({len(report.not_run)}):")
-        for n in report.not_run:
-            lines.append(f"  - {n['title']} [{n['node']}]: {n['reason']}")
-    lines.append("")
-    lines.append(f"{len(report.steps)} checks in {fmt_ms(report.elapsed_ms)}")
+# ---------------------------------------------------------------- plain lines
+
+
+def cause_lines(c: CauseView, color: bool = False) -> list[str]:
+    lines = [_c(f"{c.id}: {c.title}", "1;31" if c.severity == "error" else "1;33", color)]
+    for para in c.why.split("\n"):
+        lines.append(f"  {para}" if para else "")
+    if c.evidence:
+        lines.append("  Evidence:")
+        lines += [f"    {k}: {short(v)}" for k, v in c.evidence]
+    lines.append(f"  Fix: {c.fix}")
+    for s in c.steps:
+        lines.append(f"    {s.number}. {s.text}")
+        lines += [f"       $ {cl}" for cl in s.commands]
+    lines += [f"  Docs: {url}" for url in c.docs]
     return [redact(line) for line in lines]
 
 
+def verdict_lines(report: Report, color: bool = False, with_not_run: bool = True) -> list[str]:
+    v = verdict_view(report)
+    code = {"healthy": "1;32", "root_cause": "1;31"}.get(v.verdict, "1;33")
+    lines = ["", _c(f"Verdict: {v.word}" + (f" — {v.headline}" if v.headline else ""), code, color)]
+    if v.cause:
+        lines += cause_lines(v.cause, color)
+    lines += [f"  {u}" for u in v.undecided]
+    if v.findings:
+        lines += ["", "Also seen:"]
+        for f in v.findings:
+            lines += ["  " + line for line in cause_lines(f, color)]
+    if v.not_run and with_not_run:
+        lines += ["", f"Not run ({len(v.not_run)}):"]
+        lines += [f"  - {n['title']} [{n['node']}]: {n['reason']}" for n in v.not_run]
+    lines += ["", f"{len(v.steps)} checks in {v.elapsed}"]
+    return [redact(line) for line in lines]
+
+
+# ---------------------------------------------------------------- Markdown
+
+
 def markdown(report: Report) -> str:
-    out = [f"# fcp-doctor report", "", f"Symptom: `{report.symptom}` · verdict: **{report.verdict}** · {fmt_ms(report.elapsed_ms)}", ""]
+    v = verdict_view(report)
+    inputs = inputs_of_report(report)
+    out = [f"# fcp-doctor report", "", f"Symptom: `{report.symptom}` · verdict: **{report.verdict}** · {v.elapsed}", ""]
     out += ["## Inputs", "", "| input | value | source |", "| --- | --- | --- |"]
-    for name, v in report.inputs.items():
-        out.append(f"| {name} | `{v['value']}` | {v['source']} |")
+    out += [f"| {name} | `{value}` | {source} |" for name, value, source in inputs.values]
     out += ["", "## Checks", "", "| status | check | result | time |", "| --- | --- | --- | --- |"]
-    for s in report.steps:
+    for s in v.steps:
         out.append(f"| {WORDS.get(s.status, s.status)} | {s.title} | {s.summary} | {fmt_ms(s.elapsed_ms)} |")
-    if report.root_cause:
-        out += ["", "## Root cause", ""] + _md_diag(report.root_cause)
-    for f in report.findings:
-        out += ["", f"## Also seen ({f.severity})", ""] + _md_diag(f)
-    if report.not_run:
-        out += ["", "## Not run", ""] + [f"- {n['title']} (`{n['node']}`): {n['reason']}" for n in report.not_run]
+    if v.cause:
+        out += ["", "## Root cause", ""] + _md_cause(v.cause)
+    for f in v.findings:
+        out += ["", f"## Also seen ({f.severity})", ""] + _md_cause(f)
+    if v.not_run:
+        out += ["", "## Not run", ""] + [f"- {n['title']} (`{n['node']}`): {n['reason']}" for n in v.not_run]
     return redact("\n".join(out) + "\n")
 
 
-def _md_diag(d: Diagnosis) -> list[str]:
-    out = [f"**{d.title}** (`{d.id}`)", "", d.explanation, "", "Evidence:", ""]
-    out += [f"- {k}: `{_short(v)}`" for k, v in d.evidence.items()]
-    out += ["", f"Fix: {d.fix.summary}", ""]
-    for i, s in enumerate(d.fix.steps, 1):
-        out.append(f"{i}. {s.text}")
-        if s.command:
-            out += ["", "   ```sh"] + [f"   {line}" for line in s.command.split("\n")] + ["   ```"]
-    out += [f"- Docs: {u}" for u in d.docs]
+def _md_cause(c: CauseView) -> list[str]:
+    out = [f"**{c.title}** (`{c.id}`)", "", c.why, "", "Evidence:", ""]
+    out += [f"- {k}: `{short(v)}`" for k, v in c.evidence]
+    out += ["", f"Fix: {c.fix}", ""]
+    for s in c.steps:
+        out.append(f"{s.number}. {s.text}")
+        if s.commands:
+            out += ["", "   ```sh"] + [f"   {line}" for line in s.commands] + ["   ```"]
+    out += [f"- Docs: {u}" for u in c.docs]
     return out

@@ -277,7 +277,7 @@ def test_ship_in_the_wizard_replays_the_machines_own_recording(fleet, monkeypatc
 
     from diagnostics import recording
     from diagnostics.engine import Engine
-    from diagnostics.remote import cli as remote_cli
+    from tui import remote as remote_cli
     from tui import cli as tui_cli
 
     fleet.write()

@@ -2,7 +2,8 @@
 
 import pytest
 from conftest import APP_PASSWORD, assert_cause, diagnose
-from pgcluster import SUPERPASS, SUPERUSER, DelayRelay, PgCluster, close_all, hold_connections
+from delay_proxy import DelayProxy
+from pgcluster import SUPERPASS, SUPERUSER, PgCluster, close_all, hold_connections
 
 SECRETS = (APP_PASSWORD, SUPERPASS)
 
@@ -68,7 +69,7 @@ def test_superuser_app_role(pg):
 
 
 def test_high_latency(pg):
-    with DelayRelay(pg.host, pg.port, delay=0.03) as relay:
+    with DelayProxy(pg.host, pg.port, 0.015) as relay:  # 30 ms a round trip
         url = pg.url("app", APP_PASSWORD, "appdb", port=relay.port)
         d = diagnose(url, secrets=SECRETS)
         slow = diagnose(url, "--symptom", "slow-queries", secrets=SECRETS)

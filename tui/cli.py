@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 from diagnostics import __version__
-
-EXIT_HEALTHY, EXIT_CAUSE, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from diagnostics.report import ExitCode
 
 INPUT_FLAGS = {
     "database_url": ("--database-url", "URL", "Postgres URL (else DATABASE_URL, POSTGRES_URL, .env.local, .env)"),
@@ -38,7 +37,7 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
-        self.exit(EXIT_USAGE, f"fcp-doctor: {message}\n")
+        self.exit(ExitCode.USAGE, f"fcp-doctor: {message}\n")
 
 
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
@@ -80,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("causes", help="the catalog of root causes")
     c.add_argument("--json", action="store_true")
     sub.add_parser("tree", help="print the whole decision tree")
-    from diagnostics.remote import cli as remote_cli
+    from tui import remote
 
-    remote_cli.add_parsers(sub, _common)  # ship, fleet
+    remote.add_parsers(sub, _common)  # ship, fleet
     return p
 
 
@@ -204,7 +203,7 @@ def run_walk(args, ctx, runner=None, interactive: bool = False, header: str = ""
     color = render.use_color(out)
     json_mode = bool(getattr(args, "json", False))
     head = [f"fcp-doctor {__version__} — {header or engine.symptom.title}"]
-    report = asyncio.run(walk_plain(engine, out, color, interactive, json_mode, head + ["Found:"] + _inputs_preview(ctx) + ["Checks:"]))
+    report = asyncio.run(walk_plain(engine, out, color, interactive, json_mode, head + ["Found:"] + render.inputs_lines(render.inputs_of(ctx.inputs)) + ["Checks:"]))
     if record_path:
         recording.save(recording.from_walk(ctx, symptom, runner), record_path)
     if json_mode:
@@ -258,16 +257,6 @@ def _yes_no(out):
     return ask
 
 
-def _inputs_preview(ctx) -> list[str]:
-    files = ctx.inputs.files_found
-    lines = [f"  {'files':<16} {', '.join(files) if files else 'no fly.toml, .env.local or .env here'}"]
-    for name, v in sorted(ctx.inputs.values.items()):
-        lines.append(f"  {name:<16} {v.display}   ({v.source})")
-    for p in ctx.inputs.problems:
-        lines.append(f"  WARN {p['file']}:{p['line']}: {p['message']}")
-    return lines
-
-
 def cmd_causes(args) -> int:
     from diagnostics import causes
 
@@ -307,15 +296,15 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except UsageError as exc:
         print(f"fcp-doctor: {_redact(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except KeyboardInterrupt:
         print("fcp-doctor: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # `fcp-doctor diagnose | head`
         return 0
     except Exception as exc:  # never a traceback (it could carry a secret): one redacted line
         print(f"fcp-doctor: internal error: {type(exc).__name__}: {_redact(str(exc)).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
 
 
 def _redact(text: str) -> str:
@@ -334,7 +323,7 @@ def cmd_cast(rec, title: str, path: str) -> int:
     except OSError as exc:
         raise UsageError(f"--cast: cannot write {path}: {exc.strerror or exc}")
     print(f"fcp-doctor: wrote {out} (asciinema v2, play with `asciinema play {out}`)", file=sys.stderr)
-    return EXIT_HEALTHY
+    return ExitCode.HEALTHY
 
 
 def _dispatch(args) -> int:
@@ -377,10 +366,10 @@ def _dispatch(args) -> int:
             raise UsageError(str(exc))
         return cmd_replay(args, rec, header=f"replay of {Path(args.file).name}")
     if cmd in ("ship", "fleet"):
-        from diagnostics.remote import cli as remote_cli
+        from tui import remote
 
         check_symptom(args.symptom)
-        return remote_cli.cmd_ship(args, make_context) if cmd == "ship" else remote_cli.cmd_fleet(args)
+        return remote.cmd_ship(args, make_context) if cmd == "ship" else remote.cmd_fleet(args)
     ctx = make_context(args)
     check_symptom(args.symptom)
     if cmd == "diagnose":

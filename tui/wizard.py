@@ -43,6 +43,7 @@ from diagnostics.model import (
     StepStarted,
     VerdictReady,
 )
+from diagnostics.report import ExitCode
 from diagnostics.secret import redact
 
 # status -> (word, style); the word carries the meaning without colour (NO_COLOR, 16 colours)
@@ -54,7 +55,7 @@ STATUS = {
     "crashed": ("CRASH", "bold magenta"),
     "running": ("RUN", "bold cyan"),
 }
-VERDICT_STYLE = {"healthy": ("HEALTHY", "bold green"), "root_cause": ("ROOT CAUSE", "bold red"), "inconclusive": ("INCONCLUSIVE", "bold yellow")}
+VERDICT_STYLE = {"healthy": "bold green", "root_cause": "bold red", "inconclusive": "bold yellow"}
 COLOUR_WORDS = {"standard": "16 colours", "256": "256 colours", "truecolor": "truecolor (16 million colours)", "windows": "Windows console colours"}
 DEMO_BEAT = 0.6  # seconds per replayed check at --speed 1, so a viewer can follow
 PROGRESS_KEEP = 8
@@ -234,17 +235,16 @@ class StartScreen(Screen):
         yield Footer()
 
     def _found(self) -> Text:
-        inputs = self.app.ctx.inputs
+        view = render.inputs_of(self.app.ctx.inputs)
         t = Text()
         t.append("Found\n", style="bold")
-        files = ", ".join(inputs.files_found) or "no fly.toml, .env.local or .env here"
-        t.append(f"  {'files':<14} {files}\n")
-        for name, v in sorted(inputs.values.items()):
+        t.append(f"  {'files':<14} {view.files_text}\n")
+        for name, value, source in view.values:
             t.append(f"  {name:<14} ")
-            t.append(redact(v.display), style="bold")
-            t.append(f"\n  {'':<14} from {v.source}\n", style="dim")
-        for p in inputs.problems:
-            t.append(f"  WARN {p['file']}:{p['line']}: {p['message']}\n", style="yellow")
+            t.append(redact(value), style="bold")
+            t.append(f"\n  {'':<14} from {source}\n", style="dim")
+        for p in view.problems:
+            t.append(f"  WARN {p}\n", style="yellow")
         return t
 
     def on_mount(self) -> None:
@@ -429,7 +429,7 @@ class WalkScreen(Screen):
                 t.append(f"→ {v.branch}\n", style="bold")
         for key, val in v.evidence.items():
             t.append(f"  {key}: ", style="bold")
-            t.append(render._short(val, 200) + "\n")
+            t.append(render.short(val, 200) + "\n")
         for line in v.progress:
             t.append(f"  · {line}\n", style="dim")
         box.update(safe(t))
@@ -503,6 +503,7 @@ class VerdictScreen(Screen):
     def __init__(self, report) -> None:
         super().__init__()
         self.report = report
+        self.view = render.verdict_view(report)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -514,56 +515,52 @@ class VerdictScreen(Screen):
         self.query_one("#verdict-box").focus()
 
     def _commands(self) -> list[tuple[int, str]]:
-        d = self.report.root_cause
-        if d is None:
-            return []
-        return [(i, s.command) for i, s in enumerate(d.fix.steps, 1) if s.command]
+        return self.view.cause.commands if self.view.cause else []
 
     def _text(self) -> Text:
-        r = self.report
-        word, style = VERDICT_STYLE.get(r.verdict, (r.verdict.upper(), "bold"))
+        v = self.view
+        word, style = v.word, VERDICT_STYLE.get(v.verdict, "bold")
         t = Text()
         t.append(f" {word} ", style=f"{style} reverse")
-        d = r.root_cause
-        if d is not None:
-            t.append(f" {d.title}\n", style="bold")
-            t.append(f"{d.id} · found at {d.node}\n\n", style="dim")
-            t.append(d.explanation + "\n")
-            if d.evidence:
+        c = v.cause
+        if c is not None:
+            t.append(f" {c.title}\n", style="bold")
+            t.append(f"{c.id} · found at {c.node}\n\n", style="dim")
+            t.append(c.why + "\n")
+            if c.evidence:
                 t.append("\nEvidence\n", style="bold")
-                for k, v in d.evidence.items():
+                for k, val in c.evidence:
                     t.append(f"  {k}: ", style="bold")
-                    t.append(render._short(v, 200) + "\n")
+                    t.append(render.short(val, 200) + "\n")
             t.append("\nFix: ", style="bold")
-            t.append(d.fix.summary + "\n")
-            for i, s in enumerate(d.fix.steps, 1):
-                t.append(f" {i}. ", style="bold")
+            t.append(c.fix + "\n")
+            for s in c.steps:
+                t.append(f" {s.number}. ", style="bold")
                 t.append(s.text + "\n")
-                if s.command:
-                    for line in s.command.split("\n"):
-                        t.append(f"    $ {line}\n", style="bold cyan")
-                    t.append(f"    press {i} to copy\n" if i < 10 else "", style="dim")
-            for url in d.docs:
+                for line in s.commands:
+                    t.append(f"    $ {line}\n", style="bold cyan")
+                if s.commands:
+                    t.append(f"    press {s.number} to copy\n" if s.number < 10 else "", style="dim")
+            for url in c.docs:
                 t.append(f"Docs: {url}\n", style="dim")
-        elif r.verdict == "healthy":
-            t.append(f" every check on the walk passed ({len(r.steps)} checks)\n\n")
-            for s in r.steps:
+        elif v.verdict == "healthy":
+            t.append(f" {v.headline} ({len(v.steps)} checks)\n\n")
+            for s in v.steps:
                 word, style = STATUS.get(s.status, (s.status.upper(), ""))
                 t.append(f"{word:<5} ", style=style)
                 t.append(f"{s.title}\n")
                 if s.summary:
                     t.append(f"      {s.summary}\n", style="dim")
         else:
-            t.append(" the walk could not decide\n")
-            for s in r.steps:
-                if s.status in ("fail", "crashed") or s.branch == "inconclusive":
-                    t.append(f"  {s.node}: {s.outcome}" + (f" — {s.summary}" if s.summary else "") + "\n")
-        for f in r.findings:
+            t.append(f" {v.headline}\n")
+            for line in v.undecided:
+                t.append(f"  {line}\n")
+        for f in v.findings:
             t.append(f"\nAlso seen ({f.severity}): ", style="bold yellow")
             t.append(f"{f.title} [{f.id}]\n")
-        if r.not_run:
-            t.append(f"\nNot run ({len(r.not_run)}): ", style="bold")
-            t.append(", ".join(n["node"] for n in r.not_run) + "\n", style="dim")
+        if v.not_run:
+            t.append(f"\nNot run ({len(v.not_run)}): ", style="bold")
+            t.append(", ".join(n["node"] for n in v.not_run) + "\n", style="dim")
         return safe(t)
 
     def _status(self, text: str) -> None:
@@ -727,11 +724,11 @@ class WizardApp(App):
         self.action_quit_app()
 
     def action_quit_app(self) -> None:
-        self.exit(return_code=self.report.exit_code if self.report is not None else 130)
+        self.exit(return_code=self.report.exit_code if self.report is not None else ExitCode.INTERRUPTED)
 
     def action_interrupt(self) -> None:
         """ctrl+c quits at once with the contract's 130, as in any terminal program."""
-        self.exit(return_code=130)
+        self.exit(return_code=ExitCode.INTERRUPTED)
 
     def get_system_commands(self, screen: Screen):
         for cmd in super().get_system_commands(screen):  # theme, screenshot, ...

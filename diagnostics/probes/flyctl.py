@@ -8,12 +8,12 @@ PascalCase for `ips list`, snake_case for machines), §7 F8/F11/F17/F22.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import signal
-from dataclasses import dataclass
 
+from ..flyctl import FlyctlResult, error_line, kill_group
+from ..flyctl import run_flyctl as run
 from ..model import FAIL, PASS, WARN, Outcome
 from . import probe
 
@@ -41,85 +41,15 @@ def classify_error(text: str) -> str:
     return "other"
 
 
-def error_line(text: str) -> str:
-    """The message of flyctl's `Error: ...` line (fly.md §2.3), else its last non-empty line."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in lines:
-        if ln.startswith("Error:"):
-            return ln[len("Error:"):].strip()
-    return lines[-1] if lines else ""
-
-
-@dataclass
-class Run:
-    rc: int | None  # None: killed at the time limit
-    stdout: str
-    stderr: str
-
-    @property
-    def error(self) -> str:
-        return error_line(self.stderr) or error_line(self.stdout)
-
-    def json(self):
-        try:
-            return json.loads(self.stdout)
-        except ValueError:
-            return None
-
-    def parsed(self, kind: type):
-        """The JSON of a successful run when it is a `kind` (list or dict), else None."""
-        if self.rc != 0:
-            return None
-        if kind is list and self.stdout.strip() == "null":  # Go prints an empty (nil) list so
-            return []
-        data = self.json()
-        return data if isinstance(data, kind) else None
-
-    def garbled(self, what: str) -> str:
-        """Why a successful run gave no usable JSON (an update banner, a cut-off write)."""
-        first = error_line(self.stdout)[:120] or "nothing"
-        return f"fly {what} exited 0 but printed no usable JSON ({first!r})"
-
-
 def _env(ctx) -> dict:
     env = dict(os.environ)
     env.update(ctx.env)
     return env
 
 
-async def run_flyctl(ctx, *args: str, timeout: float | None = None) -> Run:
-    """Run flyctl with a time limit; the process is killed when it runs over."""
-    fly = ctx.facts.get("flyctl_path")
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            fly,
-            *args,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_env(ctx),
-            start_new_session=True,
-        )
-    except OSError as exc:  # not executable after all, a bad interpreter line
-        return Run(-2, "", f"cannot run {fly}: {exc.strerror or exc}")
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout or ctx.timeout)
-    except asyncio.TimeoutError:
-        return Run(None, "", f"fly {' '.join(args)}: no answer within {timeout or ctx.timeout:g} s")
-    finally:
-        if proc.returncode is None:  # over time, or the walk was cancelled
-            _kill(proc)
-    return Run(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
-
-
-def _kill(proc, sig=signal.SIGKILL) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
+async def run_flyctl(ctx, *args: str, timeout: float | None = None) -> FlyctlResult:
+    """flyctl as the walk runs it: the path found by the `flyctl` step, the walk's environment."""
+    return await run(ctx.facts.get("flyctl_path"), list(args), timeout or ctx.timeout, env=_env(ctx))
 
 
 # ---------------------------------------------------------------- auth
@@ -271,11 +201,11 @@ class FlyProxy:
                 p.stdin.close()
             except Exception:
                 pass
-            _kill(p, signal.SIGTERM)
+            kill_group(p, signal.SIGTERM)
             try:
                 await asyncio.wait_for(p.wait(), 1.0)
             except asyncio.TimeoutError:
-                _kill(p)
+                kill_group(p)
                 await p.wait()
         if self._drain:
             self._drain.cancel()

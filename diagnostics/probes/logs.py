@@ -4,6 +4,7 @@ scanned for the failure strings of the fact sheets (diagnostics/logscan.py)."""
 from __future__ import annotations
 
 from .. import logscan
+from ..flyctl import run_flyctl
 from ..model import PASS, SKIPPED, WARN, Outcome
 from ..secret import redact
 from . import probe
@@ -12,8 +13,6 @@ from .context import find_flyctl
 
 @probe("logs.scan")
 async def scan_logs(ctx) -> Outcome:
-    from ..remote import run_flyctl
-
     apps = [a for a in dict.fromkeys((ctx.app, ctx.pg_app)) if a]
     flyctl = ctx.facts.get("flyctl_path") or find_flyctl(ctx)
     if not apps:

@@ -1,7 +1,7 @@
 """`fcp-doctor fleet`: the headless walk on every started machine of an app at
-once (bounded parallelism, a time limit per machine), and one table: machine ×
-region × verdict × Postgres round trip, the machines that disagree with the
-majority first."""
+once (bounded parallelism, a time limit per machine), and one document:
+machine × region × verdict × Postgres round trip, the machines that disagree
+with the majority first (tui/remote.py prints it as a table)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+from ..report import ExitCode
 from ..secret import redact_obj
 from .ship import Machine, RemoteRun, run_on_machine
 
@@ -91,35 +92,15 @@ def table(runs: list[RemoteRun]) -> dict:
     return {"schema": SCHEMA, "majority": majority, "machines": rows}
 
 
-def exit_code(doc: dict) -> int:
+def exit_code(doc: dict) -> ExitCode:
     verdicts = {r["verdict"] for r in doc["machines"]}
     if "root_cause" in verdicts:
-        return 1
+        return ExitCode.ROOT_CAUSE
     if verdicts - {"healthy"}:
-        return 3
-    return 0
+        return ExitCode.INCONCLUSIVE
+    return ExitCode.HEALTHY
 
 
 def to_json(app: str, runs: list[RemoteRun], doc: dict) -> dict:
     reports = {r.machine.id: r.report for r in runs if r.report is not None}
     return redact_obj({**doc, "app": app, "reports": reports})
-
-
-def text_lines(app: str, doc: dict) -> list[str]:
-    rows = doc["machines"]
-    if not rows:
-        return [f"{app}: no started machine"]
-    maj = doc["majority"]
-    lines = [f"fleet of {app}: {len(rows)} started machine(s); majority: {maj['verdict']}" + (f" ({maj['cause']})" if maj["cause"] else "") + f" on {maj['machines']}", ""]
-    head = f"{'':2}{'machine':<16} {'region':<7} {'verdict':<13} {'Postgres RTT':>12}  cause"
-    lines.append(head)
-    for r in rows:
-        mark = "! " if not r["agrees"] else "  "
-        rtt = f"{r['pg_rtt_ms']:.1f} ms" if r["pg_rtt_ms"] is not None else "—"
-        what = r["cause"] or ("" if r["verdict"] == "healthy" else r["title"])
-        if r["cause"] and r["title"]:
-            what = f"{r['cause']}: {r['title']}"
-        lines.append(f"{mark}{r['machine']:<16} {r['region']:<7} {r['verdict']:<13} {rtt:>12}  {what}")
-    if any(not r["agrees"] for r in rows):
-        lines += ["", "! disagrees with the majority: run `fcp-doctor ship -a " + app + " --machine ID` for its full walk"]
-    return lines

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..flyctl import FlyctlResult, run_flyctl
 from ..secret import redact
-from . import FlyctlResult, run_flyctl
 
 REMOTE_DIR = "/tmp"
 
@@ -199,7 +199,7 @@ async def run_on_machine(
         uploaded = True
         record = ["--record", f"{remote}.rec.json"] if want_recording else []
         r = await run_flyctl(flyctl, ["ssh", "console", *_ssh_args(app, m), "-C", walk_argv(remote, ["diagnose", "--json", *record, *walk_args])], timeout)
-        if r.returncode in (-1, -2):
+        if not r.answered:
             raise ShipError(r.error_line())
         try:
             run.report = parse_report(r.stdout)

@@ -1,4 +1,6 @@
-"""The `ship` and `fleet` commands (wired into tui/cli.py)."""
+"""The `ship` and `fleet` commands: their flags, their printed forms and the
+wizard for a machine's walk (wired into tui/cli.py). The work itself is
+headless, in diagnostics/remote/."""
 
 from __future__ import annotations
 
@@ -9,12 +11,11 @@ import shutil
 import subprocess
 import sys
 
-from ..secret import redact, redact_obj
-from . import fleet as fleet_mod
-from .compare import compare
-from .ship import ShipError, find_executable, list_machines, pick_machine, remote_path, remove, run_on_machine, upload, walk_argv
-
-EXIT_HEALTHY, EXIT_CAUSE, EXIT_USAGE, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+from diagnostics.remote import fleet as fleet_mod
+from diagnostics.remote.compare import compare
+from diagnostics.remote.ship import ShipError, find_executable, list_machines, pick_machine, remote_path, remove, run_on_machine, upload, walk_argv
+from diagnostics.report import ExitCode, Report
+from diagnostics.secret import redact, redact_obj
 
 
 def add_parsers(sub, common) -> None:
@@ -72,52 +73,17 @@ def _walk_args(args) -> list[str]:
     return out
 
 
-def report_from_json(d: dict):
-    """A Report object back from its JSON, so the local renderer shows a remote walk."""
-    from ..engine import Report
-    from ..model import Diagnosis, Fix, FixStep, Step
-
-    def diag(x: dict | None):
-        if not x:
-            return None
-        fix = x.get("fix") or {}
-        return Diagnosis(
-            id=x.get("id", ""),
-            layer=x.get("layer", ""),
-            title=x.get("title", ""),
-            explanation=x.get("explanation", ""),
-            evidence=x.get("evidence") or {},
-            fix=Fix(fix.get("summary", ""), [FixStep(s.get("text", ""), s.get("command")) for s in fix.get("steps") or []]),
-            docs=list(x.get("docs") or []),
-            severity=x.get("severity", "error"),
-        )
-
-    steps = [
-        Step(
-            node=s.get("node", ""), title=s.get("title", ""), probe=s.get("probe", ""), track=s.get("track", ""), outcome=s.get("outcome", ""),
-            status=s.get("status", ""), summary=s.get("summary", ""), elapsed_ms=int(s.get("elapsed_ms") or 0), evidence=s.get("evidence") or {},
-            branch=s.get("branch", ""),
-        )
-        for s in d.get("steps") or []
-    ]
-    return Report(
-        symptom=d.get("symptom", ""), verdict=d.get("verdict", "inconclusive"), root_cause=diag(d.get("root_cause")),
-        findings=[diag(f) for f in d.get("findings") or []], steps=steps, not_run=list(d.get("not_run") or []),
-        inputs=d.get("inputs") or {}, elapsed_ms=int(d.get("elapsed_ms") or 0), context=d.get("context") or {},
-    )
-
-
 def wizard_wanted(args) -> bool:
-    from tui.cli import plain_wanted
+    from .cli import plain_wanted
 
     return not plain_wanted(args)
 
 
 def show_in_wizard(args, recorded: dict, title: str, comparison: dict | None) -> int:
     """The machine's walk, replayed through the local engine and shown in the wizard."""
-    from tui.cli import run_wizard
+    from diagnostics import recording
 
-    from .. import recording
+    from .cli import run_wizard
 
     rec = recording.parse(recorded, "the machine's recording")
     if comparison and not comparison.get("agree"):
@@ -126,27 +92,25 @@ def show_in_wizard(args, recorded: dict, title: str, comparison: dict | None) ->
     return run_wizard(args, rec.context(), rec.runner(speed=0), title=title)
 
 
-def _code(report: dict | None) -> int:
-    if not report:
-        return EXIT_INCONCLUSIVE
-    return {"healthy": EXIT_HEALTHY, "root_cause": EXIT_CAUSE}.get(report.get("verdict"), EXIT_INCONCLUSIVE)
+def _code(report: dict | None) -> ExitCode:
+    return ExitCode.of(report.get("verdict") if report else None)
 
 
 async def _local_walk(ctx, symptom: str) -> dict:
-    from ..engine import Engine
+    from diagnostics.engine import Engine
 
     report = await Engine(ctx, symptom).run()
     return report.to_json()
 
 
 def cmd_ship(args, make_context) -> int:
-    from .. import render
+    from diagnostics import render
 
     try:
         app = _app(args)
     except RemoteUsage as exc:
         print(f"fcp-doctor: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         flyctl = _flyctl(args)
         exe = find_executable(args.exe)
@@ -155,7 +119,7 @@ def cmd_ship(args, make_context) -> int:
         m = pick_machine(machines, app, args.machine)
     except ShipError as exc:
         print(f"fcp-doctor: {exc}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
     where = f"{app}'s machine {m.id} in {m.region}"
     if args.pty:
         return _ship_pty(flyctl, app, m, exe, args, timeout)
@@ -176,7 +140,7 @@ def cmd_ship(args, make_context) -> int:
         print(f"fcp-doctor: {note}", file=sys.stderr)
     if run.report is None:
         print(f"fcp-doctor: {where}: {run.error}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
     comparison = compare(local, run.report, app, m.id, m.region) if local else None
     if args.json:
         doc = {
@@ -189,7 +153,7 @@ def cmd_ship(args, make_context) -> int:
         return show_in_wizard(args, run.recording, f"seen from {where}", comparison)
     out = sys.stdout
     color = render.use_color(out)
-    rep = report_from_json(run.report)
+    rep = Report.from_json(run.report)
     print(f"fcp-doctor — seen from {where} (uploaded by {run.transfer})", file=out)
     print("Checks:", file=out)
     for s in rep.steps:
@@ -215,7 +179,7 @@ def _ship_pty(flyctl: str, app: str, m, exe, args, timeout: float) -> int:
         how = asyncio.run(upload(flyctl, app, m, exe, remote, timeout, args.transfer))
     except ShipError as exc:
         print(f"fcp-doctor: {exc}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
     print(f"fcp-doctor: uploaded by {how}; starting the wizard on {app}'s machine {m.id} in {m.region}", file=sys.stderr)
     try:
         rc = subprocess.call([flyctl, "ssh", "console", "--pty", "-a", app, "--machine", m.id, "-C", walk_argv(remote, ["wizard", *_walk_args(args)])])
@@ -234,21 +198,21 @@ def cmd_fleet(args) -> int:
         app = _app(args)
     except RemoteUsage as exc:
         print(f"fcp-doctor: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if args.parallel < 1 or not (0 < args.machine_timeout <= 3600):
         print("fcp-doctor: --parallel must be at least 1 and --machine-timeout between 0 and 3600", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     try:
         flyctl = _flyctl(args)
         exe = find_executable(args.exe)
         machines = asyncio.run(list_machines(flyctl, app, args.machine_timeout))
     except ShipError as exc:
         print(f"fcp-doctor: {exc}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
     started = [m for m in machines if m.state == "started"]
     if not started:
         print(f"fcp-doctor: app {app} has no started machine (see `fly machines list -a {app}`)", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
+        return ExitCode.INCONCLUSIVE
     print(f"fcp-doctor: running the walk on {len(started)} machine(s) of {app}, {args.parallel} at a time …", file=sys.stderr)
     runs = asyncio.run(
         fleet_mod.run_fleet(flyctl, app, started, exe, _walk_args(args), args.parallel, args.machine_timeout, args.keep, args.transfer)
@@ -257,6 +221,27 @@ def cmd_fleet(args) -> int:
     if args.json:
         print(json.dumps(fleet_mod.to_json(app, runs, doc), indent=2))
     else:
-        for line in fleet_mod.text_lines(app, doc):
+        for line in fleet_lines(app, doc):
             print(redact(line))
     return fleet_mod.exit_code(doc)
+
+
+def fleet_lines(app: str, doc: dict) -> list[str]:
+    """The fleet document as a table, the machines that disagree with the majority first."""
+    rows = doc["machines"]
+    if not rows:
+        return [f"{app}: no started machine"]
+    maj = doc["majority"]
+    lines = [f"fleet of {app}: {len(rows)} started machine(s); majority: {maj['verdict']}" + (f" ({maj['cause']})" if maj["cause"] else "") + f" on {maj['machines']}", ""]
+    head = f"{'':2}{'machine':<16} {'region':<7} {'verdict':<13} {'Postgres RTT':>12}  cause"
+    lines.append(head)
+    for r in rows:
+        mark = "! " if not r["agrees"] else "  "
+        rtt = f"{r['pg_rtt_ms']:.1f} ms" if r["pg_rtt_ms"] is not None else "—"
+        what = r["cause"] or ("" if r["verdict"] == "healthy" else r["title"])
+        if r["cause"] and r["title"]:
+            what = f"{r['cause']}: {r['title']}"
+        lines.append(f"{mark}{r['machine']:<16} {r['region']:<7} {r['verdict']:<13} {rtt:>12}  {what}")
+    if any(not r["agrees"] for r in rows):
+        lines += ["", "! disagrees with the majority: run `fcp-doctor ship -a " + app + " --machine ID` for its full walk"]
+    return lines

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Callable
 
 from .causes import Names
@@ -23,14 +22,36 @@ class Context:
     resources: dict[str, Any] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda message: None
     replay: bool = False
+    # values worked out from the inputs (the parsed Postgres URL), kept until an input they read changes
+    _derived: dict[str, tuple[tuple[str, ...], Any]] = field(default_factory=dict, repr=False)
 
     @property
     def env(self):
         return self.inputs.env
 
+    # ------------------------------------------------------------ derived values
+    def derived(self, name: str, reads: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()`, worked out once and kept until one of the inputs `reads` changes."""
+        if name not in self._derived:
+            self._derived[name] = (reads, compute())
+        return self._derived[name][1]
+
+    def keep(self, name: str, reads: tuple[str, ...], value: Any) -> None:
+        """Set a derived value directly (a replay keeps the recorded URL error)."""
+        self._derived[name] = (reads, value)
+
+    def set_input(self, key: str, value: str, source: str) -> None:
+        """Replace an input; every derived value that read it is worked out again."""
+        self.inputs.set(key, value, source)
+        for name in [n for n, (reads, _) in self._derived.items() if key in reads]:
+            del self._derived[name]
+
     # ------------------------------------------------------------ Postgres URL
-    @cached_property
+    @property
     def _pg(self) -> tuple[PgUrl | None, UrlError | None]:
+        return self.derived("pg_url", ("database_url",), self._parse_pg)
+
+    def _parse_pg(self) -> tuple[PgUrl | None, UrlError | None]:
         text = self.inputs.text("database_url")
         if not text:
             return None, None
@@ -38,6 +59,9 @@ class Context:
             return parse_pg_url(text), None
         except UrlError as exc:
             return None, exc
+
+    def keep_pg_url_error(self, error: UrlError) -> None:
+        self.keep("pg_url", ("database_url",), (None, error))
 
     @property
     def pg_url(self) -> PgUrl | None:

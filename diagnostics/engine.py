@@ -12,6 +12,7 @@ import time
 from typing import AsyncIterator, Awaitable, Callable
 
 from . import causes, tree
+from .causes import Names
 from .context import Context
 from .model import (
     CRASHED,
@@ -40,6 +41,13 @@ MARGIN = 0.5  # seconds a probe may overrun its budget before the engine cuts it
 Asker = Callable[[Question], Awaitable[str | None]]
 
 
+def crashed(exc: BaseException) -> Outcome:
+    """A probe that raised: a result, not a crash of the tool."""
+    return Outcome(
+        "crashed", CRASHED, f"the check crashed: {type(exc).__name__}", {"exception": type(exc).__name__, "message": redact(str(exc))[:500]}
+    )
+
+
 class Runner:
     """Runs a node's probe. Live by default; replay and record wrap it."""
 
@@ -56,14 +64,16 @@ class Runner:
             outcome = Outcome("timeout", FAIL, f"no result within {limit:.1f} s", {"limit_s": round(limit, 1)})
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # a probe that raises is a result, not a crash of the tool
-            outcome = Outcome(
-                "crashed", CRASHED, f"the check crashed: {type(exc).__name__}", {"exception": type(exc).__name__, "message": redact(str(exc))[:500]}
-            )
+        except Exception as exc:
+            outcome = crashed(exc)
         return outcome, int((time.monotonic() - t0) * 1000)
 
 
 class Engine:
+    """Walks the tree for a symptom. Besides the walk (`events`, `run`) it
+    offers what a view needs: `rerun` one node, `reset_input`, `check` a node
+    outside the walk, `not_run` and `report_so_far`."""
+
     def __init__(
         self,
         ctx: Context,
@@ -83,16 +93,19 @@ class Engine:
         self.clock = clock
         self.steps: dict[str, list[Step]] = {t: [] for t in self.tracks}
         self.ends: dict[str, tuple[str, str]] = {}  # track -> (kind, cause id / reason)
-        self.findings: list[tuple[str, dict, str]] = []  # (warning id, evidence, node)
+        # node -> the warning rules that fired there, with the evidence they read
+        self.findings: dict[str, list[tuple[tree.WarningRule, dict]]] = {}
+        self.running: set[str] = set()  # nodes whose probe runs now
         self._queue: asyncio.Queue = asyncio.Queue()
         self._ask_lock = asyncio.Lock()
+        self._t0: float | None = None
         self.report: Report | None = None
 
     # ------------------------------------------------------------ the walk
     async def events(self) -> AsyncIterator[object]:
         """Run the walk, yielding StepStarted/StepProgress/StepFinished/Question
         events and finally VerdictReady."""
-        t0 = self.clock()
+        self._t0 = t0 = self.clock()
         tasks = [asyncio.create_task(self._walk(tid), name=f"track:{tid}") for tid in self.tracks]
         done = asyncio.gather(*tasks)
         try:
@@ -134,37 +147,53 @@ class Engine:
             seen.add(nid)
             n = tree.NODES[nid]
             await self._ask_missing(n)
-            names = self.ctx.names()
-            step = Step(node=n.id, title=n.title.format_map(names), probe=n.probe, track=track_id)
+            step = self._new_step(n, track_id)
             self._queue.put_nowait(StepStarted(step))
-            self.ctx.progress = lambda message, _n=n.id: self._queue.put_nowait(StepProgress(_n, redact(message)))
-            outcome, elapsed = await self.runner.run(n, self.ctx)
-            self.ctx.facts.update(outcome.facts)
-            step.outcome, step.status, step.elapsed_ms = outcome.outcome, outcome.status, elapsed
-            step.summary = redact(outcome.summary)
-            step.evidence = redact_obj(outcome.evidence)
-            for wid in outcome.findings:
-                self.findings.append((wid, outcome.evidence, n.id))
-            target = n.target(outcome.outcome)
-            if target is None:
-                if outcome.status != CRASHED:
-                    step.status = CRASHED if outcome.status == PASS else outcome.status
-                step.branch = "inconclusive"
-                self._queue.put_nowait(StepFinished(step))
-                self.steps[track_id].append(step)
-                self.ends[track_id] = ("inconclusive", f"{n.id}: {outcome.outcome}")
-                return
-            step.branch = target
+            await self._run_step(n, step, self.runner, lambda message, _n=n.id: self._queue.put_nowait(StepProgress(_n, redact(message))))
             self.steps[track_id].append(step)
             self._queue.put_nowait(StepFinished(step))
-            kind, val = tree.target_kind(target)
-            if kind == "done":
-                self.ends[track_id] = ("done", "")
+            end = self._end_after(step)
+            if end is not None:
+                self.ends[track_id] = end
                 return
-            if kind == "cause":
-                self.ends[track_id] = ("cause", val)
-                return
-            nid = val
+            nid = step.branch
+
+    def _new_step(self, n: tree.Node, track_id: str) -> Step:
+        return Step(node=n.id, title=n.title.format_map(self.ctx.names()), probe=n.probe, track=track_id)
+
+    async def _run_step(self, n: tree.Node, step: Step, runner: Runner, progress: Callable[[str], None]) -> Step:
+        """Run the node's probe and let the tree decide: outcome, status, branch, warnings."""
+        self.running.add(n.id)
+        self.ctx.progress = progress
+        try:
+            outcome, elapsed = await runner.run(n, self.ctx)
+        finally:
+            self.running.discard(n.id)
+        self.ctx.facts.update(outcome.facts)
+        d = tree.decide(n, outcome, self.ctx.facts)
+        step.outcome, step.status, step.elapsed_ms = d.outcome, d.status, elapsed
+        step.summary = redact(d.summary)
+        step.evidence = redact_obj(outcome.evidence)
+        self.findings[n.id] = [(w, outcome.evidence) for w in d.warnings]
+        if d.target is None:
+            if step.status != CRASHED:
+                step.status = CRASHED if step.status == PASS else step.status
+            step.branch = "inconclusive"
+        else:
+            step.branch = d.target
+        return step
+
+    @staticmethod
+    def _end_after(step: Step) -> tuple[str, str] | None:
+        """How a track ends after this step, or None when it goes on to a node."""
+        if step.branch == "inconclusive":
+            return ("inconclusive", f"{step.node}: {step.outcome}")
+        kind, val = tree.target_kind(step.branch)
+        if kind == "done":
+            return ("done", "")
+        if kind == "cause":
+            return ("cause", val)
+        return None
 
     async def _ask_missing(self, n: tree.Node) -> None:
         if not self.asker or self.ctx.replay:  # a replayed outcome would ignore the answer
@@ -179,8 +208,7 @@ class Engine:
                 self._queue.put_nowait(q)
                 answer = await self.asker(q)
                 if answer:
-                    self.ctx.inputs.set(key, answer, "answered")
-                    self.ctx.__dict__.pop("_pg", None)
+                    self.reset_input(key, answer)
 
     async def _close_resources(self) -> None:
         for key, res in list(self.ctx.resources.items()):
@@ -195,12 +223,90 @@ class Engine:
                 pass
             self.ctx.resources.pop(key, None)
 
+    # ------------------------------------------------------------ for the views
+    def reset_input(self, key: str, value: str, source: str = "answered") -> None:
+        """Give an input a new value; what was worked out from the old one is forgotten."""
+        self.ctx.set_input(key, value, source)
+
+    async def rerun(self, node_id: str, progress: Callable[[str], None] | None = None, runner: Runner | None = None) -> Step:
+        """Run a finished node again: its step (and its warnings) are replaced,
+        its track's end follows the new branch (a changed path ends it undecided,
+        the rest of the walk is not run again), and a finished walk's report is rebuilt."""
+        where = [(tid, i) for tid in self.tracks for i, s in enumerate(self.steps[tid]) if s.node == node_id]
+        if not where or node_id in self.running:
+            raise ValueError(f"{node_id} has no finished step to run again")
+        tid, i = where[0]
+        n = tree.NODES[node_id]
+        step = self._new_step(n, tid)
+        await self._run_step(n, step, runner or self.runner, progress or (lambda message: None))
+        self.steps[tid][i] = step
+        if tid in self.ends:
+            self.ends[tid] = self._end_of(tid)
+        if self.report is not None:
+            await self._close_resources()
+            self.report = self._build_report(self.report.elapsed_ms)
+        return step
+
+    def _end_of(self, track_id: str) -> tuple[str, str]:
+        steps = self.steps[track_id]
+        for a, b in zip(steps, steps[1:]):
+            if a.branch != b.node:
+                return ("inconclusive", f"a re-run of {a.node} changed the path: run the walk again")
+        end = self._end_after(steps[-1])
+        return end or ("inconclusive", f"a re-run of {steps[-1].node} leads on to {steps[-1].branch}: run the walk again")
+
+    async def check(self, node_id: str) -> Step:
+        """One node's probe and the tree's reading of it, outside the walk
+        (the start screen's "where"): nothing is recorded in this walk."""
+        n = tree.NODES[node_id]
+        outcome, elapsed = await self.runner.run(n, self.ctx)
+        d = tree.decide(n, outcome, {**self.ctx.facts, **outcome.facts})
+        return Step(
+            node=n.id,
+            title=n.title.format_map(self.ctx.names()),
+            probe=n.probe,
+            track="",
+            outcome=d.outcome,
+            status=d.status,
+            summary=redact(d.summary),
+            elapsed_ms=elapsed,
+            evidence=redact_obj(outcome.evidence),
+            branch=d.target or "inconclusive",
+        )
+
+    def report_so_far(self) -> Report:
+        """The report of what has run until now (the final one once the walk ended)."""
+        if self.report is not None:
+            return self.report
+        t0 = self._t0 if self._t0 is not None else self.clock()
+        return self._build_report(int((self.clock() - t0) * 1000))
+
+    def not_run(self) -> list[dict]:
+        """The nodes of this symptom's tracks that have not run (and do not run now), with why."""
+        names = self.ctx.names()
+        out = []
+        for tid in self.tracks:
+            done = {s.node for s in self.steps[tid]}
+            end = self.ends.get(tid, ("running", "") if self.report is None else ("inconclusive", ""))
+            for nid in tree.reachable(tree.TRACKS[tid].entry):
+                if nid in done or nid in self.running:
+                    continue
+                if end[0] == "cause":
+                    reason = f"not reached: this track ended at {end[1]}"
+                elif end[0] == "inconclusive":
+                    reason = "not reached: an undecided step ended this track"
+                elif end[0] == "running":
+                    reason = "not run yet"
+                else:
+                    reason = "not on the path taken"
+                out.append({"node": nid, "title": tree.NODES[nid].title.format_map(names), "track": tid, "reason": reason})
+        return out
+
     # ------------------------------------------------------------ the verdict
     def _build_report(self, elapsed_ms: int) -> Report:
         cat = causes.load_all()
         names = self.ctx.names()
         steps = [s for tid in self.tracks for s in self.steps[tid]]
-        step_by_node = {s.node: s for s in steps}
         diagnosed: list[Diagnosis] = []
         for tid in self.tracks:
             kind, val = self.ends.get(tid, ("inconclusive", "not finished"))
@@ -209,11 +315,13 @@ class Engine:
                 diagnosed.append(cat[val].diagnose(names, last.evidence, node=last.node))
         warnings: list[Diagnosis] = []
         seen_w: set[str] = set()
-        for wid, evidence, nid in self.findings:
-            if wid in seen_w:
-                continue
-            seen_w.add(wid)
-            warnings.append(cat[wid].diagnose(names, redact_obj(evidence), node=nid, severity="warning"))
+        for nid, fired in self.findings.items():
+            for rule, evidence in fired:
+                if rule.id in seen_w:
+                    continue
+                seen_w.add(rule.id)
+                with_threshold = Names({**names, "threshold": rule.threshold})
+                warnings.append(cat[rule.id].diagnose(with_threshold, redact_obj(evidence), node=nid, severity="warning"))
         root: Diagnosis | None = diagnosed[0] if diagnosed else None
         findings = diagnosed[1:] + warnings
         undecided = [tid for tid in self.tracks if self.ends.get(tid, ("inconclusive",))[0] == "inconclusive"]
@@ -236,28 +344,13 @@ class Engine:
             from .logscan import for_verdict
 
             root.evidence = {**root.evidence, "logs": redact_obj(for_verdict(log_matches, root.id))}
-        not_run = []
-        for tid in self.tracks:
-            t = tree.TRACKS[tid]
-            end = self.ends.get(tid, ("inconclusive", ""))
-            for nid in tree.reachable(t.entry):
-                if nid in step_by_node:
-                    continue
-                n = tree.NODES[nid]
-                if end[0] == "cause":
-                    reason = f"not reached: this track ended at {end[1]}"
-                elif end[0] == "inconclusive":
-                    reason = "not reached: an undecided step ended this track"
-                else:
-                    reason = "not on the path taken"
-                not_run.append({"node": nid, "title": n.title.format_map(names), "track": tid, "reason": reason})
         return Report(
             symptom=self.symptom.id,
             verdict=verdict,
             root_cause=root,
             findings=findings,
             steps=steps,
-            not_run=not_run,
+            not_run=self.not_run(),
             inputs=self.ctx.inputs.to_json(),
             elapsed_ms=elapsed_ms,
             context={

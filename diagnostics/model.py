@@ -12,14 +12,16 @@ HEALTHY, ROOT_CAUSE, INCONCLUSIVE = "healthy", "root_cause", "inconclusive"
 @dataclass
 class Outcome:
     """What a probe returns: a named outcome the tree branches on, a status,
-    evidence a human can read, facts later nodes may use, and warnings seen."""
+    evidence a human can read, facts later nodes may use, and the problems it
+    saw besides (outcome name -> summary; the node's precedence picks one).
+    Whether anything deserves a warning is the tree's call, not the probe's."""
 
     outcome: str
     status: str = PASS
     summary: str = ""  # one line for the timeline: "answered N (no TLS)"
     evidence: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
-    findings: list[str] = field(default_factory=list)  # warning cause ids
+    problems: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -28,7 +30,7 @@ class Outcome:
             "summary": self.summary,
             "evidence": self.evidence,
             "facts": self.facts,
-            "findings": list(self.findings),
+            "problems": dict(self.problems),
         }
 
     @classmethod
@@ -39,7 +41,7 @@ class Outcome:
             summary=d.get("summary", ""),
             evidence=dict(d.get("evidence") or {}),
             facts=dict(d.get("facts") or {}),
-            findings=list(d.get("findings") or []),
+            problems={str(k): str(v) for k, v in (d.get("problems") or {}).items()},
         )
 
 

@@ -74,7 +74,7 @@ class Recording:
             if step.get("node") == "pg.url" and step.get("outcome") == "invalid":
                 # the masked URL may parse where the real one did not: keep the recorded error
                 ev = step.get("evidence") or {}
-                ctx.__dict__["_pg"] = (None, UrlError(str(ev.get("problem", "")), str(ev.get("part", "")), str(ev.get("hint", ""))))
+                ctx.keep_pg_url_error(UrlError(str(ev.get("problem", "")), str(ev.get("part", "")), str(ev.get("hint", ""))))
         return ctx
 
     def runner(self, speed: float = 0.0, sleep=None) -> ReplayRunner:

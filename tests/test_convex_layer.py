@@ -124,6 +124,16 @@ def test_http_actions_absent_without_a_route_asked_is_not_a_cause(quick, backend
     assert cause_of(d) != "convex.http_actions_not_deployed"
 
 
+def test_http_actions_absent_is_a_finding_scripts_see(quick, backend):
+    """A step that warns is never silent in the JSON: the warning is a finding with its id."""
+    b = backend(http_routes=None)
+    r, d = quick("--convex-url", b.url, symptom="self-hosted-backend-down")
+    assert step(d, "convex.site")["status"] == "warn"
+    f = [f for f in d["findings"] if f["id"] == "convex.http_actions_not_deployed"]
+    assert f and f[0]["severity"] == "warning"
+    assert "npx convex deploy" in json.dumps(f[0]["fix"])
+
+
 def test_http_route_not_found(backend):
     b = backend(http_routes={"POST /stripe/webhook": text_route(200, "ok")})
     r, d = diagnose("--convex-url", b.url, "--http-action", "/stripe/webhook")

@@ -7,6 +7,7 @@ crashed step and no flyctl process left behind."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -48,13 +49,16 @@ def bound(node: str) -> float:
 
 
 async def timed(node: str, fn, ctx):
-    """Run a probe directly; check its node's time bound, and that the node has a branch for the outcome."""
+    """Run a probe directly and read its outcome as its node does (tree.decide); check the
+    node's time bound, and that the node has a branch for the outcome."""
     t0 = time.monotonic()
     out = await fn(ctx)
     elapsed = time.monotonic() - t0
     assert elapsed <= bound(node), f"{node} took {elapsed:.2f} s (bound {bound(node):.1f} s)"
+    d = tree.decide(tree.NODES[node], out, {**ctx.facts, **out.facts})
+    out = dataclasses.replace(out, outcome=d.outcome, status=d.status, summary=d.summary)
     assert out.status != CRASHED
-    assert tree.NODES[node].target(out.outcome) is not None, f"{node}: outcome {out.outcome!r} has no branch"
+    assert tree.NODES[node].target(out.outcome, {**ctx.facts, **out.facts}) is not None, f"{node}: outcome {out.outcome!r} has no branch"
     return out, elapsed
 
 

@@ -66,7 +66,7 @@ def test_usage_error_echo_is_visible(cli):
 def test_log_lines_show_escapes_visible():
     import logging
 
-    from diagnostics.secret import RedactingFormatter
+    from diagnostics.safe_text import RedactingFormatter
 
     rec = logging.LogRecord("psycopg", logging.WARNING, "x", 1, "server notice: \x1b]0;pwned\x07", None, None)
     assert RedactingFormatter().format(rec) == "psycopg: WARNING: server notice: ^[]0;pwned^G"

@@ -34,9 +34,8 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from diagnostics import render, tree
 from diagnostics.context import Context
-from diagnostics.engine import Engine, ReplayRunner, Runner
+from diagnostics.engine import Engine, ReplayRunner, Runner, crashed
 from diagnostics.model import (
-    CRASHED,
     SKIPPED,
     Outcome,
     StepFinished,
@@ -92,15 +91,6 @@ def cancelled_outcome() -> Outcome:
     return Outcome("cancelled", SKIPPED, "cancelled with Esc", {"cancelled": "by the user (Esc)"})
 
 
-def crashed_outcome(error: BaseException) -> Outcome:
-    return Outcome(
-        "crashed",
-        CRASHED,
-        f"the check crashed: {type(error).__name__}",
-        {"exception": type(error).__name__, "message": redact(str(error))[:500]},
-    )
-
-
 def safe(t: Text) -> Text:
     """Styled text as is, unless it holds a control character (then plain, made visible).
     Outside text is masked where it is appended; the catalog's own text needs no masking."""
@@ -151,7 +141,7 @@ class UIRunner(Runner):
                 raise asyncio.CancelledError from None
             return cancelled_outcome(), ms()
         except WorkerFailed as exc:
-            return crashed_outcome(exc.error), ms()
+            return crashed(exc.error), ms()
         finally:
             if not w.is_finished:
                 w.cancel()
@@ -267,11 +257,10 @@ class StartScreen(Screen):
         self.run_worker(self._where(), group="where", exit_on_error=False)
 
     async def _where(self) -> None:
-        tree.load()
-        outcome, _ = await Runner().run(tree.NODES["context.where"], self.app.ctx)
+        step = await Engine(self.app.ctx).check("context.where")
         t = Text()
         t.append(f"{'where':<7} ", style="bold")
-        t.append(redact(outcome.summary or outcome.outcome))
+        t.append(redact(step.summary or step.outcome))
         self.query_one("#where", Static).update(safe(t))
 
     def action_start(self) -> None:
@@ -316,17 +305,17 @@ class WalkScreen(Screen):
         self.order.clear()
         self.follow = True
         self.report = None
+        app: WizardApp = self.app  # type: ignore[assignment]
+        runner = UIRunner(app.runner or Runner(), self, beat=app.beat)
+        self.engine = Engine(app.fresh_context(), self.symptom, runner=runner, asker=self._ask)
         self.query_one("#timeline", OptionList).clear_options()
         self._redraw_detail()
         self._redraw_not_run()
-        self.run_worker(self._walk(), name="walk", group="walk", exclusive=True, exit_on_error=False)
+        self.run_worker(self._walk(self.engine), name="walk", group="walk", exclusive=True, exit_on_error=False)
 
-    async def _walk(self) -> None:
+    async def _walk(self, engine: Engine) -> None:
         app: WizardApp = self.app  # type: ignore[assignment]
-        ctx = app.fresh_context()
-        runner = UIRunner(app.runner or Runner(), self, beat=app.beat)
-        self.engine = Engine(ctx, self.symptom, runner=runner, asker=self._ask)
-        async for ev in self.engine.events():
+        async for ev in engine.events():
             if isinstance(ev, StepStarted):
                 s = ev.step
                 self.views[s.node] = NodeView(s.node, s.title)
@@ -366,12 +355,12 @@ class WalkScreen(Screen):
         if w.group == "walk":
             for v in self.views.values():
                 if v.status == "running":
-                    self._apply(v, crashed_outcome(w.error), 0)
+                    self._apply(v, crashed(w.error), 0)
             self.query_one("#walk-title", Static).update(Text(f"The walk stopped: {type(w.error).__name__}", style="bold red"))
         elif w.group.startswith("rerun:"):
             v = self.views.get(w.name)
             if v is not None:
-                self._apply(v, crashed_outcome(w.error), 0)
+                self._apply(v, crashed(w.error), 0)
 
     def _apply(self, v: NodeView, outcome: Outcome, elapsed: int) -> None:
         v.status, v.summary, v.elapsed_ms, v.evidence = outcome.status, redact(outcome.summary), elapsed, outcome.evidence
@@ -453,8 +442,7 @@ class WalkScreen(Screen):
             nodes = [n["node"] for n in self.report.not_run]
             label = f"Not run ({len(nodes)}): " + (", ".join(nodes) if nodes else "none")
         else:
-            tracks = [tid for tid in tree.SYMPTOMS[self.symptom].tracks if tid in tree.TRACKS]
-            pending = [nid for tid in tracks for nid in tree.reachable(tree.TRACKS[tid].entry) if nid not in self.views]
+            pending = [n["node"] for n in self.engine.not_run()] if self.engine else []
             label = f"Not run yet ({len(pending)}): " + ", ".join(pending)
         box.update(Text(label, style="dim", no_wrap=True, overflow="ellipsis"))
 
@@ -487,17 +475,17 @@ class WalkScreen(Screen):
         self.run_worker(self._rerun(v), name=nid, group=f"rerun:{nid}", exclusive=True, exit_on_error=False)
 
     async def _rerun(self, v: NodeView) -> None:
-        node = tree.NODES[v.node]
         engine = self.engine
-        engine.ctx.progress = lambda message: (v.progress.append(redact(message)), self.post_message(Refresh(v.node)))
         t0 = time.monotonic()
         try:
-            outcome, elapsed = await (self.app.runner or Runner()).run(node, engine.ctx)
+            step = await engine.rerun(v.node, progress=lambda message: (v.progress.append(redact(message)), self.post_message(Refresh(v.node))))
         except asyncio.CancelledError:
             self._apply(v, cancelled_outcome(), int((time.monotonic() - t0) * 1000))
             raise
-        v.branch = node.target(outcome.outcome) or "inconclusive"
-        self._apply(v, outcome, elapsed)
+        v.status, v.summary, v.elapsed_ms, v.evidence, v.branch = step.status, step.summary, step.elapsed_ms, step.evidence, step.branch
+        if engine.report is not None:
+            self.report = self.app.report = engine.report
+        self.post_message(Refresh(v.node))
 
     def action_show_verdict(self) -> None:
         if self.report is None:

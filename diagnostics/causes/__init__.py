@@ -7,11 +7,11 @@ A layer module registers its causes with `cause(...)`; the fix builder gets a
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..model import Diagnosis, Fix, FixStep
+from ..registry import lazy_loader
 from ..secret import redact_obj
 
 LAYERS = ("config", "fly", "flyctl", "net", "pg", "convex", "convex_self")
@@ -93,15 +93,11 @@ def steps(summary: str, *items: tuple[str, str | None] | str, patch=()) -> Fix:
     return Fix(summary, out, list(patch))
 
 
-_loaded = False
+_load_modules = lazy_loader(__name__, _MODULES)
 
 
 def load_all() -> dict[str, Cause]:
-    global _loaded
-    if not _loaded:
-        for mod in _MODULES:
-            importlib.import_module(f"{__name__}.{mod}")
-        _loaded = True
+    _load_modules()
     return CATALOG
 
 

@@ -5,7 +5,7 @@ from . import cause, steps
 cause(
     "pg.high_latency",
     "Round trip to Postgres is {latency_ms} ms",
-    "A `SELECT 1` took {latency_ms} ms (median of several) from here to {host}: above 20 ms. Every query pays "
+    "A `SELECT 1` took {latency_ms} ms (median of several) from here to {host}: above {threshold}. Every query pays "
     "this at least once; a Convex or Fly app in another region than its database pays it on every query.",
     lambda n, e: steps(
         "Put the app (or the self-hosted Convex backend) in the database's region.",
@@ -20,7 +20,7 @@ cause(
 cause(
     "pg.connections_near_limit",
     "{in_use} of {usable} connection slots in use",
-    "More than 80% of the usable connection slots (max_connections {max_connections} minus {reserved} reserved) are taken. "
+    "More than {threshold} of the usable connection slots (max_connections {max_connections} minus {reserved} reserved) are taken. "
     "The next deploy or scale-up can hit 'too many clients'.",
     lambda n, e: steps(
         "Pool connections before the limit is reached.",

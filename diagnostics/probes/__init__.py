@@ -9,8 +9,9 @@ dnspython) happen inside the probe that needs them.
 
 from __future__ import annotations
 
-import importlib
 from typing import Awaitable, Callable
+
+from ..registry import lazy_loader
 
 PROBES: dict[str, Callable[..., Awaitable]] = {}
 _MODULES = ("context", "net", "pg", "fly", "flyctl", "convex", "convex_self", "logs")
@@ -26,13 +27,9 @@ def probe(name: str):
     return deco
 
 
-_loaded = False
+_load_modules = lazy_loader(__name__, _MODULES)
 
 
 def load_all() -> dict[str, Callable[..., Awaitable]]:
-    global _loaded
-    if not _loaded:
-        for mod in _MODULES:
-            importlib.import_module(f"{__name__}.{mod}")
-        _loaded = True
+    _load_modules()
     return PROBES

@@ -650,7 +650,7 @@ async def metrics(ctx) -> Outcome:
     body = r.body
     # Prometheus text exposition: '# HELP' / '# TYPE' lines
     if r.status == 200 and ("# TYPE " in body or "# HELP " in body):
-        return Outcome("public", WARN, "/metrics is public (Prometheus text)", {**ev, "sample": redact(body.splitlines()[0])[:120]}, findings=["convex.metrics_public"])
+        return Outcome("public", WARN, "/metrics is public (Prometheus text)", {**ev, "sample": redact(body.splitlines()[0])[:120]})
     code = (r.json or {}).get("code", "") if isinstance(r.json, dict) else ""
     return Outcome("private", PASS, f"/metrics not public (HTTP {r.status}{' ' + code if code else ''})", {**ev, "code": code})
 
@@ -867,17 +867,8 @@ async def pg_from_convex(ctx) -> Outcome:
     outcome, pev = interpret_probe_result(data, deployment_kind(ctx))
     ev.update(pev)
     if outcome == "ok":
-        findings = []
         lat = data.get("latencyMs")
-        if isinstance(lat, (int, float)) and lat > 20:
-            findings.append("pg.high_latency")
-        return Outcome(
-            "ok",
-            WARN if findings else PASS,
-            f"from Convex: {ev['host']}:{ev['port']} reachable, logged in, SELECT 1 in {lat} ms",
-            ev,
-            findings=findings,
-        )
+        return Outcome("ok", PASS, f"from Convex: {ev['host']}:{ev['port']} reachable, logged in, SELECT 1 in {lat} ms", ev)
     return Outcome(outcome, FAIL, f"from Convex: {ev['failed_at']} failed ({ev['code'] or 'no code'}): {ev['error'][:120]}", ev)
 
 

@@ -154,8 +154,10 @@ async def platform(ctx) -> Outcome:
         ev["flycast_ips"] = flycast
     facts: dict = {"fly_org": ev.get("organization", "")} if ev.get("organization") else {}
 
+    # every problem seen goes back; the node's precedence says which one is the outcome
+    problems: dict[str, str] = {}
     if hc.flavour == "flycast" and ips is not None and not flycast:
-        return Outcome("flycast_no_ip", FAIL, f"{pg} has no private_v6 (Flycast) address in `fly ips list`", ev, facts)
+        problems["flycast_no_ip"] = f"{pg} has no private_v6 (Flycast) address in `fly ips list`"
     if hc.flavour != "flycast" and not started:
         stopped = [x for x in machines]
         ev["stopped_machines"] = ", ".join(f"{x['id']} ({x['region']}, {x['state']})" for x in stopped) or "(no machines)"
@@ -164,20 +166,20 @@ async def platform(ctx) -> Outcome:
             stopped_machine_ids=" ".join(x["id"] for x in stopped),
             stopped_machine_id=stopped[0]["id"] if stopped else "<MACHINE_ID>",
         )
-        return Outcome("machines_stopped", FAIL, f"{pg} has no started machine: {ev['stopped_machines']}", ev, facts)
+        problems["machines_stopped"] = f"{pg} has no started machine: {ev['stopped_machines']}"
 
     sec = results.get("secrets")
     if sec is not None and sec.parsed(list) is not None:
         entries = [s for s in sec.parsed(list) if isinstance(s, dict)]
         ev["secrets"] = {s.get("name", ""): s.get("status", "") for s in entries if s.get("name") in ("DATABASE_URL", "POSTGRES_URL")}
-        for s in entries:
-            if s.get("name") in ("DATABASE_URL", "POSTGRES_URL") and s.get("status") in ("Staged", "Partial"):
-                facts.update(secret_name=s["name"], secret_status=s["status"])
-                ev.update(secret_name=s["name"], secret_status=s["status"])
-                return Outcome(
-                    "secret_not_deployed", FAIL, f"{s['name']} on {app} is {s['status']}: not on the running machines", ev, facts
-                )
-    return Outcome("ok", PASS, f"{pg}: {len(started)}/{len(machines)} machines started" + (f", Flycast {flycast[0]}" if flycast else ""), ev, facts)
+        staged = [s for s in entries if s.get("name") in ("DATABASE_URL", "POSTGRES_URL") and s.get("status") in ("Staged", "Partial")]
+        if staged:
+            s = staged[0]
+            facts.update(secret_name=s["name"], secret_status=s["status"])
+            ev.update(secret_name=s["name"], secret_status=s["status"])
+            problems["secret_not_deployed"] = f"{s['name']} on {app} is {s['status']}: not on the running machines"
+    summary = f"{pg}: {len(started)}/{len(machines)} machines started" + (f", Flycast {flycast[0]}" if flycast else "")
+    return Outcome("ok", PASS, summary, ev, facts, problems)
 
 
 # ---------------------------------------------------------------- fly proxy

@@ -12,7 +12,7 @@ import struct
 import time
 
 from ..inputs import searched
-from ..model import FAIL, PASS, SKIPPED, WARN, Outcome
+from ..model import FAIL, PASS, SKIPPED, Outcome
 from ..urls import classify_host, suggest_pg_url
 from . import probe
 from .net import bounded, resolve, tcp_connect
@@ -22,8 +22,6 @@ from .net import bounded, resolve, tcp_connect
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 SSL_REQUEST = struct.pack("!ii", 8, 80877103)
-HIGH_LATENCY_MS = 20.0
-NEAR_LIMIT = 0.8
 
 # psycopg gives no SQLSTATE on connect failures: classify by the server's words
 # (exact strings: ../shared/facts, Postgres diagnostics; libpq wording).
@@ -196,9 +194,8 @@ async def tcp(ctx) -> Outcome:
     if "timeout" in results or not attempts:
         return Outcome("timeout", FAIL, f"no answer from {_hp(last['address'], port)} within {ctx.timeout:g} s", evidence)
     if results == {"refused"}:
-        hc = ctx.host_class
-        outcome = "refused_fly" if hc and hc.kind in ("fly_private", "fly_public") else "refused"
-        return Outcome(outcome, FAIL, f"{_hp(last['address'], port)} refused the connection", evidence)
+        hc = ctx.host_class  # the tree asks the cluster's other ports when this is a Fly host
+        return Outcome("refused", FAIL, f"{_hp(last['address'], port)} refused the connection", evidence, {"host_kind": hc.kind} if hc else {})
     if "unreachable" in results:
         return Outcome("unreachable", FAIL, f"{_hp(last['address'], port)}: {last['detail']}", evidence)
     return Outcome("error", FAIL, f"{_hp(last['address'], port)}: {last['detail']}", evidence)
@@ -424,17 +421,10 @@ async def session(ctx) -> Outcome:
         return Outcome("replica", FAIL, "pg_is_in_recovery() = true: a standby", evidence, facts)
     if default_ro == "on":
         return Outcome("read_only", FAIL, f"default_transaction_read_only = on for {db}", evidence, facts)
-    findings = []
-    if latency > HIGH_LATENCY_MS:
-        findings.append("pg.high_latency")
-    if in_use / usable > NEAR_LIMIT:
-        findings.append("pg.connections_near_limit")
-    if is_super:
-        findings.append("pg.superuser_app_role")
     summary = f"primary, PostgreSQL {version.split()[0]}, {in_use}/{usable} slots, SELECT 1 in {latency} ms" + (
         ", TLS" if ssl_in_use else ", no TLS"
     )
-    return Outcome("ok", WARN if findings else PASS, summary, evidence, facts, findings)
+    return Outcome("ok", PASS, summary, evidence, facts)
 
 
 async def _prepared_dance(a, b) -> tuple[dict, str]:

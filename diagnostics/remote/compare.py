@@ -43,75 +43,53 @@ def _private(host: str) -> bool:
         return False
 
 
-def compare(local: dict, remote: dict, app: str, machine: str, region: str) -> dict:
-    """{agree, cause, where, explanation, local, remote}. `cause` is a catalog id."""
+def view(local: dict, remote: dict) -> dict:
+    """What the comparison rules (tree/compare.py) read of the two reports."""
     loc, rem = side(local), side(remote)
-    out = {"local": loc, "remote": rem, "machine": machine, "region": region}
-    there = f"{app}'s machine {machine} in {region}"
     host = rem["host"] or loc["host"] or "the database host"
+    return {
+        "here": loc,
+        "machine": rem,
+        "machine_steps": {s.get("node"): s for s in remote.get("steps") or [] if isinstance(s, dict)},
+        "host": host,
+        "host_private": _private(host),
+        "here_host_private": _private(loc["host"]),
+    }
 
-    def verdict(agree: bool, cause: str | None, where: str, text: str) -> dict:
-        return {**out, "agree": agree, "cause": cause, "where": where, "explanation": text}
 
-    if loc["verdict"] == rem["verdict"] and loc["cause"] == rem["cause"]:
-        what = f"both end at {loc['cause']}" if loc["cause"] else f"both are {loc['verdict']}"
-        return verdict(True, loc["cause"], "both", f"Here and on {there}: {what}.")
+def compare(local: dict, remote: dict, app: str, machine: str, region: str) -> dict:
+    """{agree, cause, where, explanation, local, remote, rule}. `cause` is a catalog id."""
+    from ..tree.compare import decide
 
+    v = view(local, remote)
+    loc, rem = v["here"], v["machine"]
+    rule, cause, where = decide(v)
     via_proxy = loc["host"] in ("127.0.0.1", "localhost", "::1") and _private(rem["host"])  # `fly proxy` on this side
     same_url = via_proxy or not (loc["host"] and rem["host"]) or loc["host"] == rem["host"]
-    url_note = "" if same_url else f" Note: the machine's URL points at {rem['host']}, yours at {loc['host']}."
-
-    if loc["reached_postgres"] and not rem["reached_postgres"]:
-        # a 6PN name is asked of the machine's 6PN resolver (fly.dns), any other of the system's (pg.dns)
-        dns = _step(remote, "fly.dns") or _step(remote, "pg.dns")
-        tcp, conn = _step(remote, "pg.tcp"), _step(remote, "pg.connect")
-        if dns and dns.get("status") == "fail" and _private(host):
-            cause = rem["cause"] or "fly.app_not_found"
-            why = (
-                "the database app is not on that machine's private network (another organization or a custom network), or has no address there"
-                if cause == "fly.app_not_found"
-                else (dns.get("summary") or cause)
-            )
-            return verdict(False, cause, "machine", f"Postgres answers from here, but {there} cannot resolve {host}: {why}." + url_note)
-        if tcp and tcp.get("status") == "fail":
-            kind = tcp.get("outcome", "")
-            cause = "net.connection_refused" if kind.startswith("refused") else "net.connect_timeout"
-            return verdict(
-                False,
-                cause,
-                "machine",
-                f"Postgres answers from here, but from {there} the connection to {host} is {'refused' if cause == 'net.connection_refused' else 'dropped'} ({kind}): "
-                "that machine's network path is broken (route, region, firewall)." + url_note,
-            )
-        if rem["cause"] in ("pg.auth_failed", "pg.password_missing") or (conn and conn.get("status") == "fail" and rem["cause"] is None):
-            return verdict(
-                False,
-                "fly.secret_not_deployed",
-                "machine",
-                f"Your URL logs in, the one {there} uses does not ({rem['cause']}): the machine runs with another DATABASE_URL "
-                "(a secret staged but not deployed, or an old value)." + url_note,
-            )
-        return verdict(False, rem["cause"], "machine", f"Postgres answers from here but not from {there}: {rem['cause'] or rem['verdict']}." + url_note)
-
-    if rem["reached_postgres"] and not loc["reached_postgres"]:
-        # outside the 6PN with no way in (no flyctl, no WireGuard); a failing `fly proxy` names its own cause
-        if loc["cause"] == "fly.private_host_outside_6pn" or (_private(loc["host"]) and not loc["cause"]):
-            return verdict(
-                False,
-                "fly.private_host_outside_6pn",
-                "local",
-                f"{there} reaches Postgres; this computer is outside Fly's private network, so {loc['host'] or host} cannot work here "
-                "(use `fly proxy` or WireGuard). The app itself is fine.",
-            )
-        return verdict(
-            False, loc["cause"], "local", f"{there} reaches Postgres; only this computer fails: {loc['cause'] or loc['verdict']}. The app itself is fine." + url_note
-        )
-
-    # neither (or both) reached: the app's own view decides
-    cause = rem["cause"] or loc["cause"]
-    return verdict(
-        False,
-        cause,
-        "machine" if rem["cause"] else "local",
-        f"Here: {loc['cause'] or loc['verdict']}; on {there}: {rem['cause'] or rem['verdict']}. The machine's view is the app's." + url_note,
-    )
+    dns = v["machine_steps"].get("fly.dns") or v["machine_steps"].get("pg.dns") or {}
+    words = {
+        "there": f"{app}'s machine {machine} in {region}",
+        "host": v["host"],
+        "here_host": loc["host"] or v["host"],
+        "url_note": "" if same_url else f" Note: the machine's URL points at {rem['host']}, yours at {loc['host']}.",
+        "what": f"both end at {loc['cause']}" if loc["cause"] else f"both are {loc['verdict']}",
+        "here_cause": loc["cause"],
+        "machine_cause": rem["cause"],
+        "here_end": loc["cause"] or loc["verdict"],
+        "machine_end": rem["cause"] or rem["verdict"],
+        "tcp_outcome": (v["machine_steps"].get("pg.tcp") or {}).get("outcome", ""),
+        "dns_why": "the database app is not on that machine's private network (another organization or a custom network), or has no address there"
+        if cause == "fly.app_not_found"
+        else (dns.get("summary") or cause),
+    }
+    return {
+        "local": loc,
+        "remote": rem,
+        "machine": machine,
+        "region": region,
+        "agree": rule.agree,
+        "cause": cause,
+        "where": where,
+        "explanation": rule.text.format_map(words),
+        "rule": rule.id,
+    }

@@ -2,7 +2,8 @@
 its key, its origins, its Postgres URL and its HTTP actions, and finally ask
 Convex itself how Postgres looks from where the functions run."""
 
-from . import DONE, node, track
+from . import DONE, node, track, warning
+from .pg import LOGIN_REFUSED
 
 track("convex", "Is the Convex deployment reachable, and can it reach Postgres?", "convex.url")
 
@@ -120,17 +121,14 @@ node(
         "not_convex": "cause:convex.not_convex",
         "cloud_private": "cause:convex.cloud_private_database_host",
         "dns_not_found": "cause:net.dns_not_found",
-        "refused": "cause:net.connection_refused",
-        "timeout": "cause:net.connect_timeout",
-        "ssl_required_unsupported": "cause:pg.ssl_required_unsupported",
-        "ssl_verify_failed": "cause:pg.ssl_verify_failed",
-        "auth_failed": "cause:pg.auth_failed",
-        "hba_rejected": "cause:pg.hba_rejected",
-        "database_missing": "cause:pg.database_missing",
-        "too_many_connections": "cause:pg.too_many_connections",
-        "server_starting": "cause:pg.server_starting",
+        **LOGIN_REFUSED,
+        "timeout": "cause:net.connect_timeout",  # seen from the functions: the TCP connect, not the login
         "read_only": "cause:pg.read_only_database",
         "replica": "cause:pg.read_only_replica",
     },
     budget=3.5,
 )
+
+warning("convex.metrics_public", ("convex.metrics",), ("public",))
+# a deployment without HTTP actions, when no route was asked for: not the verdict, but never silent
+warning("convex.http_actions_not_deployed", ("convex.site",), ("not_deployed_unasked",))

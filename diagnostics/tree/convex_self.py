@@ -2,6 +2,7 @@
 the backend's own rules, then the Postgres it will really use."""
 
 from . import DONE, node, track
+from .pg import LOGIN_REFUSED
 
 track("convex_self", "Will the self-hosted backend start on its Postgres?", "convex_self.env")
 
@@ -56,17 +57,9 @@ node(
     "convex_self.database",
     {
         "ok": "convex_self.session",
+        **LOGIN_REFUSED,
         "database_missing": "cause:convex_self.instance_database_missing",
-        "auth_failed": "cause:pg.auth_failed",
-        "password_missing": "cause:pg.password_missing",
-        "hba_rejected": "cause:pg.hba_rejected",
-        "too_many_connections": "cause:pg.too_many_connections",
-        "server_starting": "cause:pg.server_starting",
-        "ssl_verify_failed": "cause:pg.ssl_verify_failed",
         "ssl_required_unsupported": "cause:convex_self.ssl_required_unsupported",
-        "timeout": "cause:pg.handshake_timeout",
-        "closed": "cause:pg.handshake_timeout",
-        "refused": "cause:net.connection_refused",
     },
     budget=1.5,
 )

@@ -55,6 +55,8 @@ node(
         "secret_not_deployed": "cause:fly.secret_not_deployed",
         "no_app": "cause:fly.private_host_outside_6pn",
     },
+    # the probe reports every problem it sees; the first of these names the outcome
+    precedence=("flycast_no_ip", "machines_stopped", "secret_not_deployed"),
     budget=2.0,  # the commands run at once; `fly apps list` follows an unknown app
 )
 node(

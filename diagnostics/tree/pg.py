@@ -1,6 +1,24 @@
 """The Postgres track: from the URL to a working, writable session."""
 
-from . import DONE, node, track
+from . import DONE, When, node, track, warning
+
+# How Postgres refuses a login (the outcomes of probes.pg.classify_connect_error),
+# for every node that logs in; a node overrides what means something else there.
+LOGIN_REFUSED = {
+    "auth_failed": "cause:pg.auth_failed",
+    "password_missing": "cause:pg.password_missing",
+    "database_missing": "cause:pg.database_missing",
+    "hba_rejected": "cause:pg.hba_rejected",
+    "too_many_connections": "cause:pg.too_many_connections",
+    "server_starting": "cause:pg.server_starting",
+    "ssl_verify_failed": "cause:pg.ssl_verify_failed",
+    "ssl_required_unsupported": "cause:pg.ssl_required_unsupported",
+    "timeout": "cause:pg.handshake_timeout",
+    "closed": "cause:pg.handshake_timeout",
+    "refused": "cause:net.connection_refused",
+}
+
+FLY_HOSTS = ("fly_private", "fly_public")  # pg.host's kinds of a Fly host
 
 track("postgres", "Can we reach Postgres the way the app does?", "pg.url")
 
@@ -41,10 +59,11 @@ node(
     {
         "ok": "pg.ssl",
         "refused": "cause:net.connection_refused",
-        "refused_fly": "fly.port_check",
         "timeout": "cause:net.connect_timeout",
         "unreachable": "cause:net.connect_timeout",
     },
+    # a Fly cluster listens on more than one port: ask the others before calling it refused
+    when=(When("refused", "host_kind", FLY_HOSTS, "fly.port_check"),),
 )
 node(
     "pg.ssl",
@@ -65,20 +84,7 @@ node(
     "Can we log in as {user} to database {db}?",
     "Postgres names the refusal exactly: password, pg_hba.conf rule, database, connection slots.",
     "pg.connect",
-    {
-        "ok": "pg.session",
-        "auth_failed": "cause:pg.auth_failed",
-        "password_missing": "cause:pg.password_missing",
-        "database_missing": "cause:pg.database_missing",
-        "hba_rejected": "cause:pg.hba_rejected",
-        "too_many_connections": "cause:pg.too_many_connections",
-        "server_starting": "cause:pg.server_starting",
-        "ssl_verify_failed": "cause:pg.ssl_verify_failed",
-        "ssl_required_unsupported": "cause:pg.ssl_required_unsupported",
-        "timeout": "cause:pg.handshake_timeout",
-        "closed": "cause:pg.handshake_timeout",
-        "refused": "cause:net.connection_refused",
-    },
+    {"ok": "pg.session", **LOGIN_REFUSED},
     budget=1.5,
 )
 node(
@@ -104,3 +110,8 @@ node(
     },
     budget=2.0,
 )
+
+# Warnings (root-causes.md, "Warnings"): findings, and the verdict only for slow-queries
+warning("pg.high_latency", ("pg.session", "convex.pg_from_convex"), ("ok",), reads="latency_ms", above=20.0, unit="ms")
+warning("pg.connections_near_limit", ("pg.session",), ("ok",), reads="in_use/usable", above=0.8, unit="%")
+warning("pg.superuser_app_role", ("pg.session",), ("ok",), reads="superuser")

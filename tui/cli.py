@@ -344,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     install_signal_handlers()
+    if argv is None:  # a child reaped after a walk's loop closed: asyncio's notes about it are no error of ours
+        import logging
+
+        logging.getLogger("asyncio").setLevel(logging.ERROR)
+        sys.unraisablehook = lambda _unraisable: None
     try:
         code = _main(args)
         if _received:  # the walk was cancelled by SIGTERM / SIGHUP and unwound

@@ -59,10 +59,15 @@ def cgroup():
     except OSError as exc:
         pytest.skip(f"cannot make a memory cgroup: {exc}")
     yield group
+    rmdir_when_empty(group)
+
+
+def rmdir_when_empty(group: Path) -> None:
+    """A cgroup can be removed once its last process is gone: retry for up to 5 s."""
     for _ in range(50):
         try:
             group.rmdir()
-            break
+            return
         except OSError:
             time.sleep(0.1)
 
@@ -84,12 +89,7 @@ def run_confined(group: Path, *args: str) -> tuple[int, str, str, int]:
         peak = int(peak_file.read_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        for _ in range(50):
-            try:
-                run.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
+        rmdir_when_empty(run)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), peak
 
 

@@ -175,6 +175,10 @@ class Engine:
             self._queue.put_nowait(StepStarted(step))
             self.ctx.progress = lambda message, _n=n.id: self._queue.put_nowait(StepProgress(_n, redact(message)))
             outcome, elapsed = await self.runner.run(n, self.ctx)
+            rule = n.reading(outcome.outcome, outcome.facts)
+            if rule:  # the tree's declared reading of what the probe observed
+                outcome.outcome, outcome.status = rule.becomes, rule.status
+                outcome.evidence = {**outcome.evidence, "reading": rule.why}
             self.ctx.facts.update(outcome.facts)
             step.outcome, step.status, step.elapsed_ms = outcome.outcome, outcome.status, elapsed
             step.summary = redact(outcome.summary)

@@ -494,7 +494,7 @@ class WalkScreen(Screen):
         except asyncio.CancelledError:
             self._apply(v, cancelled_outcome(), int((time.monotonic() - t0) * 1000))
             raise
-        v.branch = node.target(outcome.outcome) or "inconclusive"
+        v.branch = node.target(outcome.outcome, outcome.facts) or "inconclusive"
         self._apply(v, outcome, elapsed)
 
     def action_show_verdict(self) -> None:

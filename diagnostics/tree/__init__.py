@@ -18,6 +18,42 @@ DONE = "done"
 _MODULES = ("context", "pg", "fly", "convex", "convex_self", "logs")
 
 
+def _version(text) -> tuple[int, ...]:
+    """'1.21.0', '1.18.0/bouncer', 'PgBouncer 1.22.1' -> (1, 21, 0); () when there is none."""
+    import re
+
+    m = re.search(r"\d+(?:\.\d+)*", str(text or ""))
+    return tuple(int(x) for x in m.group(0).split(".")) if m else ()
+
+
+_TESTS = {
+    ">": lambda v, ref: isinstance(v, (int, float)) and not isinstance(v, bool) and v > ref,
+    ">=": lambda v, ref: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= ref,
+    "version>=": lambda v, ref: bool(_version(v)) and _version(v) >= _version(ref),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A declared reading of what a probe observed: after `outcome`, when every
+    test (fact, op, value) holds on the facts that probe reported, the outcome
+    becomes `becomes` (with `status`), and the node's branch for it applies.
+    A fact the probe could not observe fails its test."""
+
+    outcome: str
+    when: tuple[tuple[str, str, object], ...]
+    becomes: str
+    why: str
+    status: str = "pass"
+
+    def holds(self, facts: Mapping) -> bool:
+        return all(op in _TESTS and _TESTS[op](facts.get(fact), ref) for fact, op, ref in self.when)
+
+    def __str__(self) -> str:
+        tests = " and ".join(f"{f} {op.replace('version', '')} {ref}" for f, op, ref in self.when)
+        return f"{self.outcome} becomes {self.becomes} when {tests} ({self.why})"
+
+
 @dataclass(frozen=True)
 class Node:
     id: str
@@ -28,9 +64,15 @@ class Node:
     default: str | None = None  # target for an outcome not listed; None: inconclusive
     asks: tuple[str, ...] = ()  # inputs the wizard may ask for when missing
     budget: float = 1.0  # probe time limit, in units of --timeout (plus a small margin)
+    rules: tuple[Rule, ...] = ()  # declared readings of the probe's facts, checked before `branches`
 
-    def target(self, outcome: str) -> str | None:
-        return self.branches.get(outcome, self.default)
+    def reading(self, outcome: str, facts: Mapping | None = None) -> Rule | None:
+        """The rule that re-reads this outcome, given the facts its probe reported."""
+        return next((r for r in self.rules if r.outcome == outcome and r.holds(facts or {})), None)
+
+    def target(self, outcome: str, facts: Mapping | None = None) -> str | None:
+        r = self.reading(outcome, facts)
+        return self.branches.get(r.becomes if r else outcome, self.default)
 
 
 @dataclass(frozen=True)
@@ -149,6 +191,12 @@ def validate() -> list[str]:
                 problems.append(f"node {n.id}: unknown cause {val}")
             if kind == "node" and val not in NODES:
                 problems.append(f"node {n.id}: unknown node {val}")
+        for r in n.rules:
+            if r.outcome not in n.branches or r.becomes not in n.branches:
+                problems.append(f"node {n.id}: rule {r.outcome} -> {r.becomes} on an outcome with no branch")
+            for _, op, _ in r.when:
+                if op not in _TESTS:
+                    problems.append(f"node {n.id}: rule {r.outcome}: unknown test {op}")
     return problems
 
 
@@ -164,6 +212,8 @@ def describe() -> str:
         for nid in reachable(t.entry):
             n = NODES[nid]
             lines.append(f"  {n.id} [{n.probe}] {n.title}")
+            for r in n.rules:
+                lines.append(f"      {'rule':<22} :: {r}")
             for outcome, target in n.branches.items():
                 lines.append(f"      {outcome:<22} -> {target}")
             if n.default:

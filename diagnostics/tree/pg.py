@@ -1,6 +1,18 @@
 """The Postgres track: from the URL to a working, writable session."""
 
-from . import DONE, node, track
+from . import DONE, Rule, node, track
+
+# PgBouncer 1.21 tracks protocol-level named prepared statements itself when
+# max_prepared_statements > 0 (1.21.0 release notes; 1.24 made 200 the default):
+# drivers' prepared statements then survive transaction pooling, SQL-level
+# PREPARE still does not. The one place this threshold is written.
+PGBOUNCER_TRACKS_PREPARED = (("pooler_version", "version>=", "1.21"), ("pooler_max_prepared_statements", ">", 0))
+TRACKED_WHY = "PgBouncer 1.21+ with max_prepared_statements > 0 keeps drivers' (protocol-level) prepared statements; SQL-level PREPARE still does not survive"
+
+
+def tracks_prepared(becomes: str = "prepared_tracked") -> Rule:
+    return Rule("prepared_broken", PGBOUNCER_TRACKS_PREPARED, becomes, TRACKED_WHY)
+
 
 track("postgres", "Can we reach Postgres the way the app does?", "pg.url")
 
@@ -100,7 +112,9 @@ node(
         "no_second_connection": DONE,
         "pool_wait": DONE,
         "prepared_broken_handled": DONE,
+        "prepared_tracked": DONE,
         "prepared_broken": "cause:pg.pooler_prepared_statements",
     },
+    rules=(tracks_prepared(),),
     budget=2.0,
 )

@@ -135,7 +135,10 @@ def test_no_backend_environment_is_skipped():
     r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "2")
     d = json.loads(r.stdout)
     s = step(d, "convex_self.env")
-    assert s["status"] == "skipped" and s["branch"] == "done"
+    assert s["status"] == "skipped" and s["branch"] == "convex_self.origins"
+    # without the backend's environment only its logs could tell; with no app nothing is read
+    assert [step(d, n)["status"] for n in ("convex_self.origins", "convex_self.pooler", "convex_self.lease")] == ["skipped"] * 3
+    assert not d["root_cause"]["id"].startswith("convex_self.")  # the Postgres track's missing URL, as before
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +252,26 @@ def test_backend_behind_pgbouncer(pg, instance_db, tmp_path, mode):
     rc = d["root_cause"]
     assert rc["evidence"]["pooler_version"] == "1.18.0" and "does not exist" in rc["evidence"]["error"]
     assert "PgBouncer 1.18.0" in rc["explanation"] and "prepare_cached" in rc["explanation"]
+
+
+def test_no_backend_environment_the_logs_tell(tmp_path):
+    """From a laptop with --app only: the backend's startup line names the cause."""
+    r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--app", "my-backend", "--flyctl", fly(tmp_path, logs=ORIGIN_LINE + "\n"))
+    d = json.loads(r.stdout)
+    assert cause_of(d) == "convex_self.origin_without_scheme" and r.returncode == 1
+    assert "fly secrets set CONVEX_CLOUD_ORIGIN=https://my-backend.fly.dev -a my-backend" in json.dumps(d["root_cause"]["fix"])
+
+
+def test_no_backend_environment_lease_lines(tmp_path):
+    r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--app", "my-backend", "--flyctl", fly(tmp_path, logs=LEASE_LINE + "\n"))
+    d = json.loads(r.stdout)
+    assert cause_of(d) == "convex_self.two_backends_one_database" and r.returncode == 1
+
+
+def test_no_backend_environment_machines_are_not_counted(tmp_path):
+    """--app may name any app: two started machines of it say nothing about a backend."""
+    r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--app", "my-backend", "--flyctl", fly(tmp_path, started=2))
+    d = json.loads(r.stdout)
+    assert cause_of(d) != "convex_self.two_backends_one_database"
+    s = step(d, "convex_self.lease")
+    assert (s["outcome"], s["status"]) == ("unknown", "skipped")

@@ -104,3 +104,31 @@ def test_prepared_statement_tracking_is_declared_in_the_tree(version, max_prepar
         assert n.target("prepared_broken", facts) == (n.branches["prepared_tracked"] if tracked else cause)
     assert "pooler_version >= 1.21 and pooler_max_prepared_statements > 0" in tree.describe()
     assert not tree.validate()
+
+
+@pytest.mark.parametrize("version,verdict", [("1.22.1", "healthy"), ("1.18.0", "root_cause")])
+async def test_the_engine_applies_the_rule_to_what_the_probe_saw(tmp_path, version, verdict):
+    """A replayed walk whose pooler step saw transaction pooling break SQL-level PREPARE:
+    the declared rule, not the probe, decides whether that is the cause."""
+    from diagnostics.context import Context
+    from diagnostics.engine import Engine, ReplayRunner
+    from diagnostics.inputs import discover
+    from diagnostics.model import FAIL, PASS, Outcome
+
+    seen = {"pooler_version": version, "pooler_max_prepared_statements": 200, "pg_pooler": "transaction"}
+    outcomes = {
+        "context.where": (Outcome("laptop", PASS), 1),
+        "config.fly_toml": (Outcome("absent", "skipped"), 0),
+        **{n: (Outcome(o, PASS), 1) for n, o in (("pg.url", "ok"), ("pg.host", "public"), ("pg.dns", "resolved"), ("pg.tcp", "ok"), ("pg.ssl", "no_tls"), ("pg.connect", "ok"), ("pg.session", "ok"))},
+        "pg.pooler": (Outcome("prepared_broken", FAIL, "transaction pooling", {"error": 'prepared statement "x" does not exist', "pooler_version": version}, seen), 5),
+    }
+    ctx = Context(inputs=discover({"database_url": "postgres://u:pw@db.example.com:6432/app"}, env={}, cwd=tmp_path), timeout=1.0)
+    report = await Engine(ctx, "laptop-cant-reach-postgres", runner=ReplayRunner(outcomes)).run()
+    assert report.verdict == verdict
+    step = next(s for s in report.steps if s.node == "pg.pooler")
+    if verdict == "healthy":
+        assert (step.outcome, step.status, step.branch) == ("prepared_tracked", "pass", "done")
+        assert "1.21" in step.evidence["reading"]
+    else:
+        assert report.root_cause.id == "pg.pooler_prepared_statements"
+        assert "PgBouncer 1.18.0" in report.root_cause.explanation

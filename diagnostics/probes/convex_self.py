@@ -393,15 +393,8 @@ async def origins(ctx) -> Outcome:
         if v and not v.startswith(("https://", "http://")):
             bad.append((var, word, v))
     if bad:
-        var, word, v = bad[0]
-        ev.update(
-            variable=var,
-            value=v,
-            backend_error=f"{word} url should start with https:// or http:// but got '{v}'",  # config.rs, the backend's words
-            suggested_value="https://" + v.lstrip(":/"),
-            variables=", ".join(b[0] for b in bad),
-            set_command=" ".join(f"{b[0]}=https://{b[2].lstrip(':/')}" for b in bad),
-        )
+        _name_bad(ev, bad)
+        var, _, v = bad[0]
         return Outcome("without_scheme", FAIL, f"{var}={v} has no https:// or http://: the backend refuses to start", ev, {"backend_app": app} if app else {})
     if any(_val(benv or {}, var) for var, _ in ORIGIN_VARS):
         return Outcome("ok", PASS, "the origins start with https:// or http://", ev)
@@ -409,10 +402,36 @@ async def origins(ctx) -> Outcome:
     seen = [m for m in matches if m["id"] == "convex.origin_scheme"]
     if seen:
         ev.update(app=app, log_lines=seen[0]["examples"], count=seen[0]["count"], last_seen=seen[0]["last_seen"])
-        ev["backend_error"] = seen[0]["examples"][-1]
-        return Outcome("refused_in_logs", FAIL, f"the backend's logs: {word_line(seen[0])}", ev)
+        logged = []
+        for line in seen[0]["examples"]:
+            m = LOGGED_REFUSAL.search(line)
+            if m and not any(b[1] == m.group(1) for b in logged):
+                logged.append((dict((w, v) for v, w in ORIGIN_VARS)[m.group(1)], m.group(1), m.group(2)))
+        if logged:
+            _name_bad(ev, logged)
+        else:
+            ev.update(variable="CONVEX_CLOUD_ORIGIN", backend_error=word_line(seen[0]))
+        return Outcome("refused_in_logs", FAIL, f"the backend's logs: {ev['backend_error']}", ev)
     ev["logs"] = why or f"no such line in fly logs -a {app}"
+    if benv is None:
+        return Outcome("unknown", SKIPPED, "no backend environment, and no origin refusal in its logs" + (f" ({why})" if why else ""), ev)
     return Outcome("unset", PASS, "the origins are unset (allowed; see the Convex track's origin check)", ev)
+
+
+LOGGED_REFUSAL = re.compile(r"(Origin|Site) url should start with https:// or http:// but got '([^']*)'")
+
+
+def _name_bad(ev: dict, bad: list[tuple[str, str, str]]) -> None:
+    """Evidence for origins without a scheme: (variable, the backend's word for it, value)."""
+    var, word, v = bad[0]
+    ev.update(
+        variable=var,
+        value=v,
+        backend_error=f"{word} url should start with https:// or http:// but got '{v}'",  # config.rs, the backend's words
+        suggested_value="https://" + v.lstrip(":/"),
+        variables=", ".join(b[0] for b in bad),
+        set_command=" ".join(f"{b[0]}=https://{b[2].lstrip(':/')}" for b in bad),
+    )
 
 
 def word_line(match: dict) -> str:
@@ -468,8 +487,13 @@ async def lease(ctx) -> Outcome:
     app, flyctl = _backend_app(ctx), ctx.facts.get("flyctl_path") or find_flyctl(ctx)
     if not app or not flyctl:
         return Outcome("unknown", SKIPPED, "no backend app name or no flyctl: logs and machines not read", {"app": app or "(unknown)"})
-    ctx.progress(f"fly logs / fly machines list -a {app}")
-    (matches, why), listed = await asyncio.gather(_backend_logs(ctx), run_flyctl(flyctl, ["machines", "list", "-a", app, "--json"], timeout=ctx.timeout))
+    # without the backend's environment, --app may name another app: its machines prove nothing,
+    # while the lease lines are the backend's own words
+    known = backend_env(ctx)[0] is not None
+    ctx.progress(f"fly logs{' / fly machines list' if known else ''} -a {app}")
+    jobs = [_backend_logs(ctx)] + ([run_flyctl(flyctl, ["machines", "list", "-a", app, "--json"], timeout=ctx.timeout)] if known else [])
+    (matches, why), *rest = await asyncio.gather(*jobs)
+    listed = rest[0] if rest else None
     ev: dict = {"app": app}
     lines = [m for m in matches if m["id"] == "convex.lease"]
     if lines:
@@ -477,7 +501,9 @@ async def lease(ctx) -> Outcome:
     else:
         ev["logs"] = why or "no lease line"
     started = []
-    if listed.ok:
+    if listed is None:
+        ev["machines"] = "not counted: without the backend's environment the app may not be the backend"
+    elif listed.ok:
         try:
             data = json.loads(listed.stdout or "null") or []
         except ValueError:
@@ -492,6 +518,8 @@ async def lease(ctx) -> Outcome:
         return Outcome("lease_lost", FAIL, f"{lines[0]['count']} lease line(s) in fly logs -a {app}", ev)
     if len(started) > 1:
         return Outcome("several_started", FAIL, f"{len(started)} started machines of {app}, one database", ev)
-    if not listed.ok and why:
-        return Outcome("unknown", SKIPPED, f"neither logs nor machines read: {ev['machines_error']}", ev)
+    if why and (listed is None or not listed.ok):
+        return Outcome("unknown", SKIPPED, f"neither logs nor machines read: {ev.get('machines_error') or why}", ev)
+    if listed is None:
+        return Outcome("unknown", SKIPPED, f"no lease line in fly logs -a {app} (machines not counted without the backend's environment)", ev)
     return Outcome("one", PASS, f"one backend ({len(started)} started machine(s), no lease line)", ev)

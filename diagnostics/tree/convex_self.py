@@ -11,7 +11,7 @@ node(
     "Which database does the backend's environment select?",
     "run_backend.sh picks POSTGRES_URL, then MYSQL_URL, then the deprecated DATABASE_URL, and otherwise SQLite on the volume.",
     "convex_self.env",
-    {"absent": DONE, "sqlite": "convex_self.origins", "mysql": "convex_self.origins", "postgres": "convex_self.url"},
+    {"absent": "convex_self.origins", "sqlite": "convex_self.origins", "mysql": "convex_self.origins", "postgres": "convex_self.url"},
 )
 node(
     "convex_self.url",
@@ -81,11 +81,12 @@ node(
 node(
     "convex_self.origins",
     "Do CONVEX_CLOUD_ORIGIN and CONVEX_SITE_ORIGIN start with https:// or http://?",
-    "After connecting to its database the backend checks its origins, and exits on one without a scheme (an empty one is allowed).",
+    "After connecting to its database the backend checks its origins, and exits on one without a scheme (an empty one is allowed); without its environment, its logs tell.",
     "convex_self.origins",
     {
         "ok": "convex_self.pooler",
         "unset": "convex_self.pooler",
+        "unknown": "convex_self.pooler",
         "without_scheme": "cause:convex_self.origin_without_scheme",
         "refused_in_logs": "cause:convex_self.origin_without_scheme",
     },

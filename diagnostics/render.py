@@ -93,7 +93,7 @@ def _json(v) -> str:
     return json.dumps(v, ensure_ascii=False, default=str)
 
 
-def verdict_lines(report: Report, color: bool = False) -> list[str]:
+def verdict_lines(report: Report, color: bool = False, with_not_run: bool = True) -> list[str]:
     lines = [""]
     word = VERDICT_WORDS.get(report.verdict, report.verdict.upper())
     code = {"healthy": "1;32", "root_cause": "1;31"}.get(report.verdict, "1;33")
@@ -112,7 +112,7 @@ def verdict_lines(report: Report, color: bool = False) -> list[str]:
         lines.append("Also seen:")
         for f in report.findings:
             lines.extend("  " + line for line in diagnosis_lines(f, color))
-    if report.not_run:
+    if report.not_run and with_not_run:
         lines.append("")
         lines.append(f"Not run ({len(report.not_run)}):")
         for n in report.not_run:

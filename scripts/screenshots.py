@@ -2,7 +2,8 @@
 """SVG screenshots of every wizard screen from the demo scenarios: `make screenshots`.
 
 Writes screenshots/<screen>.svg at 80x24 (and a 16-colour variant of the verdict),
-driving the real wizard headless over the bundled recordings.
+driving the real wizard headless over the bundled recordings, and one asciinema
+screencast per scenario in screenshots/casts/.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.widgets import Input  # noqa: E402
 from diagnostics import recording  # noqa: E402
 from diagnostics.context import Context  # noqa: E402
 from diagnostics.inputs import Inputs  # noqa: E402
+from tui.cast import record_cast  # noqa: E402
 from tui.wizard import QuestionScreen, VerdictScreen, WizardApp  # noqa: E402
 
 OUT = ROOT / "screenshots"
@@ -89,6 +91,14 @@ async def main() -> None:
         await until(p, lambda: all(n in walk.views and walk.views[n].status != "running" for n in ("context.where", "config.fly_toml")))
 
     await shoot(WizardApp(ctx, symptom=rec.symptom, runner=runner, title="demo", color_system="truecolor"), "question", question)
+
+    # the screencasts: one asciinema v2 recording per scenario (`fcp-doctor demo NAME --cast FILE`)
+    (OUT / "casts").mkdir(exist_ok=True)
+    for name, path in recording.demo_scenarios().items():
+        rec = recording.load(path)
+        cast = OUT / "casts" / f"{name}.cast"
+        cast.write_text(await record_cast(rec, f"demo: {rec.title}"), encoding="utf-8")
+        print(f"screenshots/casts/{name}.cast")
 
 
 if __name__ == "__main__":

@@ -201,6 +201,7 @@ async def test_live_evidence_coalesces_while_a_check_runs():
         await pilot.press("up", "down")  # select the running check
         await wait_until(pilot, lambda: walk._selected() == "pg.tcp")
         v = walk.views["pg.tcp"]
+        await wait_until(pilot, lambda: v.progress[-1:] and v.progress[-1].startswith("attempt 199"))  # the flood drained
         assert len(v.progress) == 8 and v.progress[-1].startswith("attempt 199")
         shown = str(walk.query_one("#detail").render())
         assert "attempt 199" in shown and "checking" in shown
@@ -250,3 +251,26 @@ async def test_verify_after_the_fix_reads_the_inputs_again(tmp_path, pg):
         await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen) and app.report is not first, timeout=20)
         assert app.report.verdict == "healthy", [(s.node, s.outcome) for s in app.report.steps]
         assert app.report.exit_code == 0
+
+
+@pytest.mark.parametrize("where", ["walk", "verdict"])
+async def test_ctrl_c_quits_with_130(where):
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        if where == "verdict":
+            await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+    assert app.return_code == 130
+
+
+async def test_palette_has_one_keys_entry_and_quit_keeps_the_verdict_status():
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, VerdictScreen))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Keys" not in titles and titles.count("Help: keys") == 1 and titles.count("Quit") == 1
+        quit_cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Quit")
+        quit_cmd.callback()
+        await pilot.pause()
+    assert app.return_code == 1  # the verdict's status (a root cause), not Textual's 0

@@ -3,8 +3,14 @@ console`), read back with capture-pane; and TERM=dumb falls back to plain lines.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import select
 import shutil
+import struct
 import subprocess
+import termios
 import sys
 import time
 import uuid
@@ -78,3 +84,49 @@ def test_replay_of_a_recorded_walk(tmux, tmp_path, cli):
     start(tmux, "xterm", "replay", str(rec), "--speed", "0")
     out = wait_for(tmux, "ROOT CAUSE")
     assert "net.connection_refused" in out
+
+
+def test_pty_clicks_without_motion_and_the_verdict_stays_after_quitting(tmp_path):
+    """Clicks and the wheel are reported; motion is not (`?1003h` would make the
+    terminal report, and the wizard repaint, every mouse move). Quitting leaves
+    the verdict and its fix commands on the normal screen."""
+
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    env = {"TERM": "xterm", "PYTHONPATH": str(ROOT), "LANG": "C.UTF-8", "HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    proc = subprocess.Popen([sys.executable, "-m", "tui", "demo", "--speed", "0"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=tmp_path, start_new_session=True)
+    os.close(slave)
+
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    out = b""
+    try:
+        end = time.monotonic() + 30
+        while b"ROOT CAUSE" not in out and time.monotonic() < end:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+        assert b"ROOT CAUSE" in out, out[-2000:]
+        os.write(master, b"q")
+        proc.wait(timeout=15)
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"\x1b[?1000h" in out and b"\x1b[?1006h" in out
+    assert b"\x1b[?1003h" not in out and b"\x1b[?1002h" not in out
+    assert proc.returncode == 1
+    # after the alternate screen is left, the verdict and its fix stay in the terminal
+    after = out.rsplit(b"\x1b[?1049l", 1)[-1].decode(errors="replace")
+    assert "Verdict: ROOT CAUSE" in after and "pg.ssl_required_unsupported" in after, after[-1500:]
+    assert "$ read -rs PGPASSWORD" in after and "$ fly secrets set DATABASE_URL=" in after
+    assert "Not run" not in after

@@ -36,4 +36,9 @@ def run_app(args, ctx, runner=None, title: str = "") -> int:
         rediscover=None if runner is not None else partial(make_context, args),
     )
     app.run()
+    if app.report is not None:  # the alternate screen is gone: the verdict and its fix stay in the terminal
+        from diagnostics import render
+
+        for line in render.verdict_lines(app.report, render.use_color(sys.stdout), with_not_run=False):
+            print(line)
     return app.return_code if app.return_code is not None else 0

@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("scenario", nargs="?", default="fly-ssl-require")
     d.add_argument("--list", action="store_true", help="name the scenarios")
     d.add_argument("--speed", type=float, default=1.0, help="pace: 1 = recorded timing, 0 = instant")
+    d.add_argument("--cast", metavar="FILE", help="write the wizard's walk as an asciinema v2 recording (80x24) instead of showing it")
     _common(d, suppress=True)
     r = sub.add_parser("replay", help="replay a walk recorded with --record FILE")
     r.add_argument("file")
@@ -323,6 +324,19 @@ def _redact(text: str) -> str:
     return redact(text)
 
 
+def cmd_cast(rec, title: str, path: str) -> int:
+    try:
+        from tui.cast import write_cast
+    except ImportError as exc:
+        raise UsageError(f"--cast needs the full-screen wizard (Textual): {exc}")
+    try:
+        out = write_cast(rec, title, path)
+    except OSError as exc:
+        raise UsageError(f"--cast: cannot write {path}: {exc.strerror or exc}")
+    print(f"fcp-doctor: wrote {out} (asciinema v2, play with `asciinema play {out}`)", file=sys.stderr)
+    return EXIT_HEALTHY
+
+
 def _dispatch(args) -> int:
     from diagnostics import recording
 
@@ -353,6 +367,8 @@ def _dispatch(args) -> int:
         if args.scenario not in scenarios:
             raise UsageError(f"unknown demo scenario '{args.scenario}' (see `fcp-doctor demo --list`)")
         rec = recording.load(scenarios[args.scenario])
+        if args.cast:
+            return cmd_cast(rec, f"demo: {rec.title}", args.cast)
         return cmd_replay(args, rec, header=f"demo: {rec.title}")
     if cmd == "replay":
         try:

@@ -627,12 +627,23 @@ ACTIONS = [
 ]
 
 
+def _driver_class():
+    import sys
+
+    if sys.platform == "win32":
+        return None
+    from .driver import ClickOnlyDriver
+
+    return ClickOnlyDriver
+
+
 class WizardApp(App):
     CSS_PATH = "wizard.tcss"
     TITLE = "fcp-doctor"
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
+        Binding("ctrl+c", "interrupt", "Interrupt", show=False, priority=True),
     ]
 
     def __init__(
@@ -646,7 +657,7 @@ class WizardApp(App):
         export_dir: str | Path | None = None,
         rediscover=None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=_driver_class())
         self.ctx = ctx
         self.rediscover = rediscover  # () -> Context: inputs read again (flags, env, .env, fly.toml)
         self.walks = 0
@@ -730,8 +741,17 @@ class WizardApp(App):
     def action_quit_app(self) -> None:
         self.exit(return_code=self.report.exit_code if self.report is not None else 130)
 
+    def action_interrupt(self) -> None:
+        """ctrl+c quits at once with the contract's 130, as in any terminal program."""
+        self.exit(return_code=130)
+
     def get_system_commands(self, screen: Screen):
-        yield from super().get_system_commands(screen)  # theme, keys panel, screenshot, quit
+        for cmd in super().get_system_commands(screen):  # theme, screenshot, ...
+            if cmd.title == "Keys":  # Textual's panel: "Help: keys" below says more
+                continue
+            if cmd.title == "Quit":  # with the verdict's exit status, as `q`
+                cmd = SystemCommand("Quit", "Quit with the verdict's exit status", self.action_quit_app)
+            yield cmd
         yield SystemCommand("Help: keys", "every key of the wizard", self.action_help)
         for name, title, help_ in ACTIONS:
             if hasattr(screen, f"action_{name}"):

@@ -1,6 +1,7 @@
 """A self-hosted Convex backend on Postgres (../shared/facts/convex.md §1.3-§1.5, §6)."""
 
-from . import cause, steps
+from . import Names, cause, steps
+from ._fixes import set_url_command
 from .pg import pooler_version_text
 
 SELF_HOSTED_DOCS = "https://github.com/get-convex/convex-backend/tree/main/self-hosted"
@@ -24,7 +25,7 @@ cause(
     lambda n, e: steps(
         f"Set POSTGRES_URL (the variable the backend reads first) to the URL without the database.",
         ("Put the password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD"),
-        ("Set the cluster URL on the backend app", f"fly secrets set POSTGRES_URL=\"{_bare_url(e)}\" -a {_app(n)}"),
+        ("Set the cluster URL on the backend app", set_url_command(Names({**n, "app": _app(n)}), _bare_url(e), var="POSTGRES_URL")),
         e.get("note", "POSTGRES_URL wins over the deprecated DATABASE_URL fallback."),
         ("Optionally remove the deprecated fallback the attach wrote", f"fly secrets unset DATABASE_URL -a {_app(n)}") if e.get("variable") == "DATABASE_URL" else "The database itself must exist: CREATE DATABASE {db} (see convex_self.instance_database_missing).".format(db=e.get("database") or "convex_self_hosted"),
     ),
@@ -87,7 +88,7 @@ cause(
         "Point the backend at the writable primary.",
         "Fly Postgres: port 5432 (HAProxy) always reaches the primary; 5433 reaches whichever node the name resolves to.",
         ("Put the password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD"),
-        ("Set the primary's cluster URL", f"fly secrets set POSTGRES_URL=\"postgres://{e.get('user')}:${{PGPASSWORD}}@{n['pg_app']}.flycast:5432\" -a {_app(n)}"),
+        ("Set the primary's cluster URL", f"fly secrets set POSTGRES_URL=\"postgres://{e.get('user') or n['user']}:${{PGPASSWORD}}@{n['pg_app']}.flycast:5432\" -a {_app(n)}"),
         ("If it is a primary turned read-only (a full volume), grow the volume and restart", f"fly volumes list -a {n['pg_app']}"),
     ),
     docs=(PG_DOCS,),
@@ -121,7 +122,7 @@ def _pooler_fix(n, e):
             f"Point POSTGRES_URL at the direct host {direct} (Managed Postgres), keeping user and password"
             if direct
             else "Point POSTGRES_URL at the database itself (the direct host and port), not the pooler",
-            f"fly secrets set POSTGRES_URL=\"postgres://{e.get('user', 'USER')}:${{PGPASSWORD}}@{direct or 'DIRECT_HOST'}:{e.get('port', 5432)}\" -a {_app(n)}",
+            set_url_command(Names({**n, "app": _app(n)}), f"postgres://{e.get('user', 'USER')}:${{PGPASSWORD}}@{direct or 'DIRECT_HOST'}:{e.get('port', 5432)}", var="POSTGRES_URL"),
         ),
         "Or switch the pool to Session mode (Managed Postgres: the cluster's pooling setting).",
         f"Or run PgBouncer 1.21 or later with max_prepared_statements > 0 ({pooler_version_text(e)}).",

@@ -173,7 +173,7 @@ class Engine:
         d = tree.decide(n, outcome, self.ctx.facts)
         step.outcome, step.status, step.elapsed_ms = d.outcome, d.status, elapsed
         step.summary = redact(d.summary)
-        step.evidence = redact_obj(outcome.evidence)
+        step.evidence = redact_obj({**outcome.evidence, "reading": d.reading} if d.reading else outcome.evidence)
         self.findings[n.id] = [(w, outcome.evidence) for w in d.warnings]
         if d.target is None:
             if step.status != CRASHED:

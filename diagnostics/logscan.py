@@ -46,7 +46,10 @@ PATTERNS: tuple[LogPattern, ...] = (
     _p("convex.lookup", r"error connecting to server: failed to lookup address information", "the backend cannot resolve its Postgres host", "net.dns_not_found", CONVEX),
     _p("convex.read_only", r"database does not allow writes|persistence is read-only", "the backend's Postgres target refuses writes", "convex_self.target_read_only", CONVEX),
     _p("convex.db_missing", r"db error: FATAL: database \"(?P<db>[^\"]+)\" does not exist", "the backend's database does not exist", "convex_self.instance_database_missing", CONVEX),
-    _p("convex.lease", r"failed to acquire lease: Already acquired with higher timestamp|\bLease Lost\b", "two backends run on one database (one writer allowed)", "", CONVEX),
+    # crates/postgres/src/lib.rs, crates/mysql/src/v5/persistence.rs; common/src/errors.rs `Lease Lost`
+    _p("convex.lease", r"failed to acquire lease: Already acquired with higher timestamp|\bLease Lost\b", "two backends run on one database (one writer allowed)", "convex_self.two_backends_one_database", CONVEX),
+    # crates/local_backend/src/config.rs convex_origin_url / convex_site_url
+    _p("convex.origin_scheme", r"(?P<which>Origin|Site) url should start with https:// or http://(?: but got '(?P<value>[^']*)')?", "the backend refuses an origin without https:// or http://", "convex_self.origin_without_scheme", CONVEX, flags=0),
     _p("convex.database_url_deprecated", r"Warning: DATABASE_URL is deprecated", "the backend reads the deprecated DATABASE_URL", "", CONVEX, kind="warning"),
     _p("convex.connected", r"Connected to Postgres database: ?(?P<instance>\S*)", "the backend connected to Postgres", "", CONVEX, kind="ok"),
     # Postgres itself (any driver prints the server's words)

@@ -103,10 +103,14 @@ class StandIn:
         # Cloud serves <name>.convex.cloud and <name>.convex.site (HTTP actions, §3.4) side by side
         host = headers.get("host", "").rsplit(":", 1)[0]
         if self.site or host.endswith(".convex.site"):
-            # §1.6: the 3211 proxy answers meta routes itself (`/version` → unknown) and
-            # rewrites everything else to /http{uri}
-            if path_only == "/version":
+            # The 3211 proxy is a ConvexHttpService of its own (version "unknown"), so it
+            # answers its meta routes /version and /metrics itself and rewrites everything
+            # else to /http{uri} (convex-backend crates/local_backend/src/proxy.rs
+            # dev_site_proxy; crates/common/src/http/mod.rs meta_routes)
+            if method == "GET" and path_only == "/version":
                 return 200, "unknown", "text/plain"
+            if method == "GET" and path_only == "/metrics":
+                return self.metrics()
             return self.http_action(method, path_only, headers)
         if method == "GET" and path_only == "/":
             return 200, RUNNING, "text/plain; charset=utf-8"
@@ -115,9 +119,7 @@ class StandIn:
         if method == "GET" and path_only == "/instance_name":
             return 200, c.instance_name, "text/plain"
         if method == "GET" and path_only == "/metrics":
-            if c.metrics_public:
-                return 200, PROMETHEUS, "text/plain; version=0.0.4"
-            return 404, json.dumps({"code": "MetricsDisabled", "message": "/metrics endpoint disabled"}), "application/json"  # §1.2
+            return self.metrics()
         if path_only == "/http" or path_only.startswith("/http/"):
             # §3.1: any path under /http/... on 3210 is an HTTP action (self-hosted)
             return self.http_action(method, path_only[len("/http") :] or "/", headers)
@@ -154,17 +156,32 @@ class StandIn:
             return 200, admin[path_only](), "application/json"
         return 404, "", ""  # §3.1: unmatched path → 404 with an empty body (axum default)
 
+    def metrics(self) -> tuple[int, str, str]:
+        # crates/common/src/http/mod.rs `metrics`: 404 MetricsDisabled when DISABLE_METRICS_ENDPOINT
+        if self.config.metrics_public:
+            return 200, PROMETHEUS, "text/plain; version=0.0.4"
+        return 404, json.dumps({"code": "MetricsDisabled", "message": "/metrics endpoint disabled"}), "application/json"
+
     def check_auth(self, headers: dict) -> tuple[int, str, str] | None:
-        """§1.7 key validation, in the backend's order."""
+        """§1.7 key validation, in the backend's order (convex-backend
+        crates/local_backend/src/authentication.rs ExtractAuthenticationToken)."""
         c = self.config
         auth = headers.get("authorization")
         if auth is None:
-            return 403, json.dumps({"code": "BadDeployKey", "message": f"The provided deploy key was invalid for deployment '{c.instance_name}'"}), "application/json"
-        if c.admin_status == 400 or (len(auth) >= 7 and not auth.startswith("Convex ")):
-            return 400, json.dumps({"code": "InvalidAdminKey", "message": "Invalid admin key"}), "application/json"
-        if len(auth) < 7:
+            # crates/keybroker/src/operations.rs bad_admin_key_error
+            msg = (
+                f"The provided deploy key was invalid for deployment '{c.instance_name}'. Double check that the "
+                "environment this key was generated for matches the desired deployment."
+            )
+            return 403, json.dumps({"code": "BadDeployKey", "message": msg}), "application/json"
+        if len(auth) < 7:  # h_str.get(..7) fails
             return 400, json.dumps({"code": "InvalidHeaderFailure", "message": "Invalid authentication header"}), "application/json"
-        if auth[len("Convex ") :] != c.admin_key:
+        # authentication.rs:63 `.eq_ignore_ascii_case("convex ")` and :169 strip_prefix_ignore_case:
+        # `convex `, `CONVEX ` and `Convex ` all carry an admin key; any other header that is
+        # no `bearer ` token is InvalidAdminKey (bearer tokens go to JWT auth, not modelled here)
+        if c.admin_status == 400 or auth[:7].lower() != "convex ":
+            return 400, json.dumps({"code": "InvalidAdminKey", "message": "Invalid admin key"}), "application/json"
+        if auth[7:] != c.admin_key:
             return 401, json.dumps({"code": "BadAdminKey", "message": "The provided admin key was invalid for this instance"}), "application/json"
         return None
 

@@ -268,8 +268,14 @@ def _wait_port(host: str, port: int, limit: float = 15.0) -> None:
 class PgBouncer:
     """A real PgBouncer in front of a cluster (transaction mode by default)."""
 
-    def __init__(self, cluster: PgCluster, users: dict[str, str], pool_mode: str = "transaction", db: str = "postgres", pool_size: int = 5):
+    def __init__(
+        self, cluster: PgCluster, users: dict[str, str], pool_mode: str = "transaction", db: str = "postgres", pool_size: int = 5,
+        stats_users: tuple[str, ...] = (), databases: tuple[str, ...] = (),
+    ):  # fmt: skip
+        """stats_users may read the admin console (SHOW ...); databases: more pooled databases besides `db`."""
         self.cluster = cluster
+        self.stats_users = stats_users
+        self.databases = databases
         self.port = free_port()
         self.base = make_tempdir("fcp-pgbouncer-")
         self.users = users
@@ -285,7 +291,8 @@ class PgBouncer:
         ini.write_text(
             f"""[databases]
 {self.db} = host=127.0.0.1 port={self.cluster.port} dbname={self.db}
-[pgbouncer]
+{"".join(f"{d} = host=127.0.0.1 port={self.cluster.port} dbname={d}{chr(10)}" for d in self.databases)}[pgbouncer]
+stats_users = {",".join(self.stats_users)}
 listen_addr = 127.0.0.1
 listen_port = {self.port}
 unix_socket_dir =

@@ -30,8 +30,6 @@ SPEC_IDS_NOT_YET_DETECTED = {
     # Fly Postgres and the platform as they really are
     "fly.flycast_name_invalid", "fly.pg_no_primary", "fly.pg_oom_killed", "fly.proxy_no_healthy_machine",
     "fly.service_ipv4_only", "fly.client_ipv4_only", "pg.idle_connections_dropped",
-    # the self-hosted backend
-    "convex_self.pooler_transaction_mode", "convex_self.two_backends_one_database", "convex_self.origin_without_scheme",
     # the slow-queries track
     "slow.region_distance", "slow.connection_per_call", "slow.missing_index", "slow.lock_contention",
     "slow.idle_in_transaction", "slow.pool_saturated", "slow.memory_pressure", "slow.vacuum_behind",

@@ -77,7 +77,7 @@ def backend(request):
 def test_healthy_self_hosted_with_postgres(backend, pg):
     b = backend(http_routes={}, cloud_origin=None, site_origin=None)
     r, d = diagnose("--convex-url", b.url, "--admin-key", KEY, "--database-url", pg.url(), secrets=(KEY, pg.url().split(":")[2].split("@")[0]))
-    assert r.returncode == 0, d["root_cause"]
+    assert r.returncode == 0, "\n".join(f"{s['node']} {s['outcome']} {s['branch']} {s['summary']}" for s in d["steps"])
     assert d["verdict"] == "healthy"
     assert step(d, "convex.http")["status"] == "pass"
     assert step(d, "convex.origins")["status"] == "pass"
@@ -187,11 +187,75 @@ def test_site_url_missing_http_prefix(backend):
     assert f"CONVEX_SITE_ORIGIN={b.url}/http" in json.dumps(d["root_cause"]["fix"])
 
 
+def test_site_url_without_http_while_the_backend_says_http(backend):
+    """The backend's CONVEX_SITE_ORIGIN is exactly <url>/http: the backend is right,
+    the site URL given lacks the prefix (not an origin mismatch)."""
+    b = backend(http_routes={}, cloud_origin=None, site_origin=None)
+    r, d = diagnose("--convex-url", b.url, "--admin-key", KEY, "--convex-site-url", b.url)
+    assert step(d, "convex.origins")["outcome"] == "site_missing_prefix"
+    assert cause_of(d) == "convex.site_url_missing_http_prefix" and r.returncode == 1
+    rc = d["root_cause"]
+    assert rc["evidence"]["canonical_site_origin"] == b.url + "/http" and rc["evidence"]["suggested_site_url"] == b.url + "/http"
+    assert "the backend is right" in rc["explanation"].lower()
+    fix = json.dumps(rc["fix"])
+    assert f"CONVEX_SITE_URL={b.url}/http" in fix and "fly secrets set CONVEX_SITE_ORIGIN" not in fix
+
+
+def test_site_url_elsewhere_is_still_an_origin_mismatch(quick, backend):
+    b = backend(http_routes={}, cloud_origin=None, site_origin=None)
+    code, d = quick("--convex-url", b.url, "--admin-key", KEY, "--convex-site-url", "http://127.0.0.1:1/hooks")
+    assert cause_of(d) == "convex.origin_mismatch"
+
+
 def test_site_proxy_3211_style(quick, backend):
     api = backend(http_routes={"GET /ping": text_route(200, "pong")})
     site = backend(site=True, http_routes={"GET /ping": text_route(200, "pong")})
     r, d = quick("--convex-url", api.url, "--convex-site-url", site.url, "--http-action", "/ping")
     assert step(d, "convex.site")["outcome"] == "ok"
+
+
+def test_site_proxy_answers_its_own_meta_routes(quick, backend):
+    """The 3211 proxy answers /version and /metrics itself (crates/local_backend/src/proxy.rs):
+    a route asked for there never reaches an HTTP action."""
+    import httpx
+
+    site = backend(site=True, http_routes={"GET /metrics": text_route(200, "mine")}, metrics_public=True)
+    assert httpx.get(site.url + "/metrics").text.startswith("# HELP")
+    assert httpx.get(site.url + "/version").text == "unknown"
+    api = backend(http_routes={"GET /metrics": text_route(200, "mine")})
+    code, d = quick("--convex-url", api.url, "--convex-site-url", site.url, "--http-action", "/metrics")
+    assert cause_of(d) == "convex.http_route_not_found"
+    assert step(d, "convex.site")["outcome"] == "proxy_meta_route"
+    assert f"{api.url}/http/metrics" in d["root_cause"]["evidence"]["hint"]
+    assert "site proxy" in d["root_cause"]["explanation"]
+
+
+def test_metrics_public_on_the_site_proxy_only(quick, backend):
+    """/metrics private where the API is served, public on the site proxy's origin."""
+    api = backend(http_routes={})
+    site = backend(site=True, http_routes={}, metrics_public=True)
+    code, d = quick("--convex-url", api.url, "--convex-site-url", site.url)
+    s = step(d, "convex.metrics")
+    assert s["outcome"] == "public" and s["evidence"]["url"] == site.url + "/metrics"
+    assert "convex.metrics_public" in [f["id"] for f in d["findings"]]
+
+
+@pytest.mark.parametrize("prefix", ["Convex ", "convex ", "CONVEX "])
+def test_standin_admin_prefix_is_case_insensitive(backend, prefix):
+    """crates/local_backend/src/authentication.rs:63 eq_ignore_ascii_case("convex ")."""
+    import httpx
+
+    b = backend()
+    r = httpx.get(b.url + "/api/check_admin_key", headers={"Authorization": prefix + KEY})
+    assert r.status_code == 200 and r.json()["success"] is True
+    assert httpx.get(b.url + "/api/check_admin_key", headers={"Authorization": "Bearer " + KEY}).json()["code"] == "InvalidAdminKey"
+
+
+def test_admin_key_pasted_with_its_header_prefix(quick, backend):
+    b = backend()
+    code, d = quick("--convex-url", b.url, env={"CONVEX_SELF_HOSTED_ADMIN_KEY": "convex " + KEY})
+    assert cause_of(d) == "convex.admin_key_invalid"
+    assert "prefix" in d["root_cause"]["evidence"]["form"]
 
 
 # ------------------------------------------------------------------ admin checks

@@ -135,7 +135,10 @@ def test_no_backend_environment_is_skipped():
     r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "2")
     d = json.loads(r.stdout)
     s = step(d, "convex_self.env")
-    assert s["status"] == "skipped" and s["branch"] == "done"
+    assert s["status"] == "skipped" and s["branch"] == "convex_self.origins"
+    # without the backend's environment only its logs could tell; with no app nothing is read
+    assert [step(d, n)["status"] for n in ("convex_self.origins", "convex_self.pooler", "convex_self.lease")] == ["skipped"] * 3
+    assert not d["root_cause"]["id"].startswith("convex_self.")  # the Postgres track's missing URL, as before
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +170,108 @@ def test_self_signed_certificate_with_sslmode_disable(tls_pg, tmp_path):
     r, d = walk(tmp_path, {"POSTGRES_URL": cluster_url(tls_pg, sslmode="disable"), "DO_NOT_REQUIRE_SSL": "1"}, "--database-url", tls_pg.url())
     assert step(d, "convex_self.tls")["outcome"] == "tls_ok"
     assert step(d, "convex_self.session")["status"] == "pass"
+
+
+# ------------------------------------------------------------------ origins, pooler, a second backend
+
+BACKEND_IMAGE = "ghcr.io/get-convex/convex-backend:latest"
+ORIGIN_LINE = "2026-11-30T08:00:01.101 app[e784e903c1d2e8] iad [info]Error: Origin url should start with https:// or http:// but got 'my-backend.fly.dev'"
+LEASE_LINE = "2026-11-30T08:00:02.202 app[148e4d55f36278] iad [info]ERROR common::errors: Caught error: failed to acquire lease: Already acquired with higher timestamp"
+
+
+def fly(tmp_path, logs: str = "", started: int = 1):
+    """The stand-in flyctl with a backend app `my-backend` (its logs and machines)."""
+    from fake_flyctl import FakeFly, machine
+
+    f = FakeFly(tmp_path)
+    ms = [machine(f"e784e903c1d2e{i}", role=None, image=BACKEND_IMAGE, private_ip=f"fdaa:0:1:a7b:1::{i + 2}") for i in range(started)]
+    f.app("my-backend", logs=logs, machines=ms + [machine("9e78e1e3f4d5a6", state="stopped", role=None, image=BACKEND_IMAGE)])
+    return str(f.executable())
+
+
+def healthy_env(pg, instance_db, **more):
+    return {"POSTGRES_URL": cluster_url(pg), "INSTANCE_NAME": instance_db, "DO_NOT_REQUIRE_SSL": "1", "FLY_APP_NAME": "my-backend", **more}
+
+
+def test_origin_without_scheme_in_the_environment(pg, instance_db, tmp_path):
+    env = healthy_env(pg, instance_db, CONVEX_CLOUD_ORIGIN="my-backend.fly.dev", CONVEX_SITE_ORIGIN="https://my-backend.fly.dev/http")
+    r, d = walk(tmp_path, env)
+    assert cause_of(d) == "convex_self.origin_without_scheme" and r.returncode == 1
+    rc = d["root_cause"]
+    # local_backend/src/config.rs convex_origin_url, the backend's words
+    assert rc["evidence"]["backend_error"] == "Origin url should start with https:// or http:// but got 'my-backend.fly.dev'"
+    assert "fly secrets set CONVEX_CLOUD_ORIGIN=https://my-backend.fly.dev -a my-backend" in json.dumps(rc["fix"])
+
+
+def test_origin_without_scheme_in_the_logs(pg, instance_db, tmp_path):
+    r, d = walk(tmp_path, healthy_env(pg, instance_db), "--flyctl", fly(tmp_path, logs=ORIGIN_LINE + "\n"))
+    assert cause_of(d) == "convex_self.origin_without_scheme" and r.returncode == 1
+    assert step(d, "convex_self.origins")["outcome"] == "refused_in_logs"
+    assert "but got 'my-backend.fly.dev'" in d["root_cause"]["evidence"]["backend_error"]
+
+
+def test_two_backends_seen_in_the_logs(pg, instance_db, tmp_path):
+    r, d = walk(tmp_path, healthy_env(pg, instance_db), "--flyctl", fly(tmp_path, logs=LEASE_LINE + "\n"))
+    assert cause_of(d) == "convex_self.two_backends_one_database" and r.returncode == 1
+    ev = d["root_cause"]["evidence"]
+    assert ev["count"] == 1 and ev["instances"] == ["148e4d55f36278"] and ev["started"] == 1
+    assert "fly scale count 1 -a my-backend" in json.dumps(d["root_cause"]["fix"])
+
+
+def test_two_started_backend_machines(pg, instance_db, tmp_path):
+    r, d = walk(tmp_path, healthy_env(pg, instance_db), "--flyctl", fly(tmp_path, started=2))
+    assert cause_of(d) == "convex_self.two_backends_one_database" and r.returncode == 1
+    assert step(d, "convex_self.lease")["outcome"] == "several_started"
+    assert "2 started machines of my-backend" in d["root_cause"]["explanation"]
+
+
+def test_one_backend_with_clean_logs_is_healthy(pg, instance_db, tmp_path):
+    ok = "2026-11-30T08:00:03.303 app[e784e903c1d2e0] iad [info]INFO db_connection: Connected to Postgres database: fcp-healthy\n"
+    env = healthy_env(pg, instance_db, CONVEX_CLOUD_ORIGIN="https://my-backend.fly.dev", CONVEX_SITE_ORIGIN="https://my-backend.fly.dev/http")
+    r, d = walk(tmp_path, env, "--flyctl", fly(tmp_path, logs=ok), "--database-url", pg.url())
+    assert r.returncode == 0, d["root_cause"]
+    assert [step(d, n)["outcome"] for n in ("convex_self.origins", "convex_self.pooler", "convex_self.lease")] == ["ok", "direct", "one"]
+
+
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_backend_behind_pgbouncer(pg, instance_db, tmp_path, mode):
+    """Debian's real PgBouncer as the backend's target: transaction mode loses the
+    statements the backend caches; session mode keeps them."""
+    from pgcluster import PgBouncer
+
+    b = PgBouncer(pg, {"postgres": SUPERPASS}, pool_mode=mode, db="fcp_healthy", stats_users=("postgres",)).start()
+    try:
+        url = f"postgres://postgres:{SUPERPASS}@127.0.0.1:{b.port}"
+        r, d = walk(tmp_path, {"POSTGRES_URL": url, "INSTANCE_NAME": instance_db, "DO_NOT_REQUIRE_SSL": "1"}, "--database-url", pg.url())
+    finally:
+        b.stop()
+    if mode == "session":
+        assert r.returncode == 0 and step(d, "convex_self.pooler")["outcome"] == "direct", d["root_cause"]
+        return
+    assert cause_of(d) == "convex_self.pooler_transaction_mode" and r.returncode == 1
+    rc = d["root_cause"]
+    assert rc["evidence"]["pooler_version"] == "1.18.0" and "does not exist" in rc["evidence"]["error"]
+    assert "PgBouncer 1.18.0" in rc["explanation"] and "prepare_cached" in rc["explanation"]
+
+
+def test_no_backend_environment_the_logs_tell(tmp_path):
+    """From a laptop with --app only: the backend's startup line names the cause."""
+    r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--app", "my-backend", "--flyctl", fly(tmp_path, logs=ORIGIN_LINE + "\n"))
+    d = json.loads(r.stdout)
+    assert cause_of(d) == "convex_self.origin_without_scheme" and r.returncode == 1
+    assert "fly secrets set CONVEX_CLOUD_ORIGIN=https://my-backend.fly.dev -a my-backend" in json.dumps(d["root_cause"]["fix"])
+
+
+def test_no_backend_environment_lease_lines(tmp_path):
+    r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--app", "my-backend", "--flyctl", fly(tmp_path, logs=LEASE_LINE + "\n"))
+    d = json.loads(r.stdout)
+    assert cause_of(d) == "convex_self.two_backends_one_database" and r.returncode == 1
+
+
+def test_no_backend_environment_machines_are_not_counted(tmp_path):
+    """--app may name any app: two started machines of it say nothing about a backend."""
+    r = run_cli("diagnose", "--json", "--symptom", "self-hosted-backend-down", "--timeout", "3", "--app", "my-backend", "--flyctl", fly(tmp_path, started=2))
+    d = json.loads(r.stdout)
+    assert cause_of(d) != "convex_self.two_backends_one_database"
+    s = step(d, "convex_self.lease")
+    assert (s["outcome"], s["status"]) == ("unknown", "skipped")

@@ -39,6 +39,7 @@ RECORDED = [
     ("proxy.wake", "2026-11-25T09:00:22.122 proxy[e784e903c1d2e8] iad [error]error.code=\"PM03\" error.message=\"machine wake timeout\""),
     ("proxy.refused", "2026-11-25T09:00:23.123 proxy[e784e903c1d2e8] iad [error]error.code=\"PC01\" error.message=\"machine refused connection on port 8080\""),
     ("proxy.timeout", "2026-11-25T09:00:24.124 proxy[e784e903c1d2e8] iad [error]error.code=\"PC05\" error.message=\"connection timed out\""),
+    ("convex.origin_scheme", "2026-11-25T09:00:25.125 app[e784e903c1d2e8] iad [info]Error: Origin url should start with https:// or http:// but got 'my-backend.fly.dev'"),
 ]
 
 

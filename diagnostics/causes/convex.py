@@ -84,8 +84,13 @@ cause(
 cause(
     "convex.http_route_not_found",
     "No HTTP action is routed at {method} {route}",
-    "The router is deployed, but answered 404 `No matching routes found` for {method} {route} at {site_url}. "
-    "Exact `path` routes must match the whole path and method; a `pathPrefix` must start and end with `/`.",
+    lambda n, e: (
+        f"{e.get('site_url')} is the backend's site proxy, which answers {e.get('method')} {e.get('route')} itself "
+        "(its own /version and /metrics) and forwards every other path to the HTTP actions: no action can be routed there."
+        if e.get("shadowed_by")
+        else f"The router is deployed, but answered 404 `No matching routes found` for {e.get('method')} {e.get('route')} at {e.get('site_url')}. "
+        "Exact `path` routes must match the whole path and method; a `pathPrefix` must start and end with `/`."
+    ),
     lambda n, e: steps(
         "Route that path and method in convex/http.ts, or call the path that is routed.",
         f"http.route({{ path: \"{e.get('route', '/route')}\", method: \"{e.get('method', 'GET')}\", handler }}) — or pathPrefix: \"/prefix/\" for a family of paths.",
@@ -111,11 +116,21 @@ cause(
 cause(
     "convex.site_url_missing_http_prefix",
     "The HTTP actions URL lacks the /http prefix",
-    "{site_url} answered {route} with an empty 404, while {suggested_site_url} answered it ({prefixed_status}). "
-    "Behind Fly only port 3210 is public, and the backend serves HTTP actions there under /http.",
+    lambda n, e: (
+        f"The backend's own CONVEX_SITE_ORIGIN is {e.get('canonical_site_origin')}: the site URL given "
+        f"({e.get('site_url')}, from {e.get('site_source')}) is that origin without /http. The backend is right; "
+        "behind Fly only port 3210 is public, and the backend serves HTTP actions there under /http."
+        if e.get("canonical_site_origin")
+        else f"{e.get('site_url')} answered {e.get('route')} with an empty 404, while {e.get('suggested_site_url')} answered it "
+        f"({e.get('prefixed_status')}). Behind Fly only port 3210 is public, and the backend serves HTTP actions there under /http."
+    ),
     lambda n, e: steps(
         f"Use {e.get('suggested_site_url')} as the site URL everywhere.",
-        ("Tell the backend (CONVEX_SITE_ORIGIN is process.env.CONVEX_SITE_URL)", f"fly secrets set CONVEX_SITE_ORIGIN={e.get('suggested_site_url')} -a {_backend_app(n)}"),
+        *(
+            ()
+            if e.get("canonical_site_origin")  # the backend already says so
+            else (("Tell the backend (CONVEX_SITE_ORIGIN is process.env.CONVEX_SITE_URL)", f"fly secrets set CONVEX_SITE_ORIGIN={e.get('suggested_site_url')} -a {_backend_app(n)}"),)
+        ),
         f"In your app and webhooks, call {e.get('suggested_site_url')}<route>, and set CONVEX_SITE_URL={e.get('suggested_site_url')} in .env.local.",
     ),
     docs=(SELF_HOSTED_DOCS + "/advanced/fly",),

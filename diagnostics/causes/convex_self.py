@@ -1,7 +1,10 @@
 """A self-hosted Convex backend on Postgres (../shared/facts/convex.md §1.3-§1.5, §6)."""
 
-from . import cause, steps
+from . import Names, cause, steps
+from ._fixes import set_url_command
+from .pg import pooler_version_text
 
+SELF_HOSTED_DOCS = "https://github.com/get-convex/convex-backend/tree/main/self-hosted"
 PG_DOCS = "https://github.com/get-convex/convex-backend/blob/main/self-hosted/advanced/postgres_or_mysql.md"
 
 
@@ -87,6 +90,75 @@ cause(
         ("Put the password in a shell variable (nothing is shown or stored)", "read -rs PGPASSWORD"),
         ("Set the primary's cluster URL", f"fly secrets set POSTGRES_URL=\"postgres://{e.get('user') or n['user']}:${{PGPASSWORD}}@{n['pg_app']}.flycast:5432\" -a {_app(n)}"),
         ("If it is a primary turned read-only (a full volume), grow the volume and restart", f"fly volumes list -a {n['pg_app']}"),
+    ),
+    docs=(PG_DOCS,),
+)
+
+
+cause(
+    "convex_self.origin_without_scheme",
+    "The backend's {variable} has no https:// or http://",
+    "The backend refuses to start with it: `{backend_error}`. CONVEX_CLOUD_ORIGIN and CONVEX_SITE_ORIGIN are "
+    "the URLs clients use (storage links, process.env.CONVEX_SITE_URL), so each must be a whole URL with its scheme; "
+    "an empty value is allowed.",
+    lambda n, e: steps(
+        "Give the origins their scheme.",
+        (
+            "Set them on the backend app",
+            f"fly secrets set {e.get('set_command') or 'CONVEX_CLOUD_ORIGIN=https://' + _app(n) + '.fly.dev CONVEX_SITE_ORIGIN=https://' + _app(n) + '.fly.dev/http'} -a {_app(n)}",
+        ),
+        "Behind Fly only port 3210 is public: the site origin is then the cloud origin plus /http.",
+    ),
+    docs=(SELF_HOSTED_DOCS,),
+)
+
+
+def _pooler_fix(n, e):
+    host = str(e.get("host", ""))
+    direct = "direct." + host[len("pgbouncer.") :] if host.startswith("pgbouncer.") and host.endswith(".flympg.net") else ""
+    return steps(
+        "Give the backend a connection that keeps its prepared statements.",
+        (
+            f"Point POSTGRES_URL at the direct host {direct} (Managed Postgres), keeping user and password"
+            if direct
+            else "Point POSTGRES_URL at the database itself (the direct host and port), not the pooler",
+            set_url_command(Names({**n, "app": _app(n)}), f"postgres://{e.get('user', 'USER')}:${{PGPASSWORD}}@{direct or 'DIRECT_HOST'}:{e.get('port', 5432)}", var="POSTGRES_URL"),
+        ),
+        "Or switch the pool to Session mode (Managed Postgres: the cluster's pooling setting).",
+        f"Or run PgBouncer 1.21 or later with max_prepared_statements > 0 ({pooler_version_text(e)}).",
+    )
+
+
+cause(
+    "convex_self.pooler_transaction_mode",
+    "The backend's Postgres URL goes through a transaction-mode pooler",
+    lambda n, e: f"{e.get('host')}:{e.get('port')} pools by transaction ({pooler_version_text(e)}), and the backend caches "
+    f"named prepared statements on its connections (crates/postgres `prepare_cached`): on the next transaction they are "
+    f"gone ({e.get('error')}), and the backend's queries fail.",
+    _pooler_fix,
+    docs=(PG_DOCS, "https://fly.io/docs/mpg/client-configuration/"),
+)
+
+
+cause(
+    "convex_self.two_backends_one_database",
+    "Two backends share one database",
+    lambda n, e: "Only one backend may hold the database's lease; the other fails (`failed to acquire lease: Already acquired "
+    "with higher timestamp`) or takes it away (`Lease Lost`), and they flap. Seen: "
+    + "; ".join(
+        x
+        for x in (
+            f"{e.get('count')} lease line(s) in the logs of {e.get('app')}" if e.get("log_lines") else "",
+            f"{e.get('started')} started machines of {e.get('app')}" if (e.get("started") or 0) > 1 else "",
+        )
+        if x
+    )
+    + ".",
+    lambda n, e: steps(
+        "Run one backend per database.",
+        ("Scale the backend app to one machine", f"fly scale count 1 -a {e.get('app') or _app(n)}"),
+        ("Check", f"fly machines list -a {e.get('app') or _app(n)}"),
+        "Or give each backend its own database (its own INSTANCE_NAME, whose database it uses).",
     ),
     docs=(PG_DOCS,),
 )

@@ -311,16 +311,29 @@ cause(
     ),
 )
 
+def pooler_version_text(e) -> str:
+    """The pooler's version as its admin console gave it, or why it is unknown."""
+    v = e.get("pooler_version", "unknown")
+    if v == "unknown":
+        why = e.get("pooler_version_error")
+        return "its version could not be read" + (f": {why}" if why else "") + "; SHOW VERSION on its pgbouncer database tells"
+    mps = e.get("pooler_max_prepared_statements")
+    setting = f"max_prepared_statements = {mps}" if mps is not None else "no max_prepared_statements setting"
+    return f"PgBouncer {v}, {setting}"
+
+
 cause(
     "pg.pooler_prepared_statements",
     "A transaction-mode pooler breaks prepared statements",
-    "{host}:{port} is a connection pooler in transaction mode: each transaction may run on a different server "
-    "connection, so a named prepared statement made in one is missing in the next ({error}).",
+    lambda n, e: f"{n['host']}:{n['port']} is a connection pooler in transaction mode ({pooler_version_text(e)}): each "
+    f"transaction may run on a different server connection, so a named prepared statement made in one is missing in "
+    f"the next ({e.get('error')}).",
     lambda n, e: steps(
         "Turn off named prepared statements, or bypass the pooler.",
         "psycopg 3: connect with prepare_threshold=None. node-postgres: do not pass a `name` to queries. Prisma: add pgbouncer=true.",
         "Or run migrations and prepared-statement-heavy code on the direct URL (port 5432/5433), not the pooler.",
-        "PgBouncer 1.21+ can track prepared statements itself: max_prepared_statements = 200 in pgbouncer.ini.",
+        "Or let PgBouncer track them: from 1.21 on, max_prepared_statements = 200 in pgbouncer.ini (the default since 1.24) "
+        f"keeps drivers' protocol-level prepared statements ({pooler_version_text(e)}).",
     ),
     docs=("https://www.pgbouncer.org/faq.html#how-to-use-prepared-statements-with-transaction-pooling",),
 )

@@ -467,12 +467,11 @@ async def admin_key(ctx) -> Outcome:
     ev = {"url": u.origin + "/api/check_admin_key", "key_source": iv.source}
     if not re.fullmatch(r"[\x21-\x7e]+", key):
         # a pasted line break, an inner space or a non-ASCII character: no backend accepts it
-        return Outcome(
-            "rejected",
-            FAIL,
-            "the key has spaces, line breaks or non-ASCII characters: not sent",
-            {**ev, "status": "not sent", "code": "MalformedKey", "message": "the key contains whitespace or non-ASCII characters", "form": "malformed locally"},
-        )
+        ev.update(status="not sent", code="MalformedKey", message="the key contains whitespace or non-ASCII characters", form="malformed locally")
+        if key[:7].lower() == "convex ":
+            # the backend strips `Convex ` (any case) from the header itself (local_backend/src/authentication.rs:169)
+            ev["form"] = "the value starts with the header's `Convex ` prefix: give the key alone"
+        return Outcome("rejected", FAIL, "the key has spaces, line breaks or non-ASCII characters: not sent", ev)
     r = await request(ctx, "GET", u.origin + "/api/check_admin_key", headers)
     ev["status"] = r.status
     if r.error:
@@ -547,12 +546,15 @@ async def origins(ctx) -> Outcome:
     ev["expected_cloud_origin"] = u.origin
     ev["expected_site_origin"] = expected_site.rstrip("/")
     problems = []
+    lacks_prefix = False  # the site URL given is the backend's own site origin without /http
     if not cloud:
         problems.append("CONVEX_CLOUD_ORIGIN is empty")
     elif _norm(cloud) != _norm(u.origin):
         problems.append(f"CONVEX_CLOUD_ORIGIN is {cloud}, but the backend is reached at {u.origin}")
     if not site:
         problems.append("CONVEX_SITE_ORIGIN is empty")
+    elif site_iv and _norm(site) == _norm(expected_site) + "/http":
+        lacks_prefix = True
     elif _norm(site) != _norm(expected_site):
         site_host = urlsplit(site).hostname or ""
         loop_mismatch = classify_host(site_host).kind == "loopback" and classify_host(_host_port(u)[0]).kind != "loopback"
@@ -563,6 +565,16 @@ async def origins(ctx) -> Outcome:
     if problems:
         ev["problems"] = problems
         return Outcome("mismatch", FAIL, "; ".join(problems), ev)
+    if lacks_prefix:
+        given = expected_site.rstrip("/")
+        ev.update(site_url=given, site_source=site_iv.source, canonical_site_origin=site, suggested_site_url=site.rstrip("/"))
+        return Outcome(
+            "site_missing_prefix",
+            FAIL,
+            f"the site URL {given} lacks /http: the backend's CONVEX_SITE_ORIGIN is {site}",
+            ev,
+            {"convex_canonical_site_url": site},
+        )
     return Outcome("ok", PASS, f"origins match: {cloud}, {site}", ev, {"convex_canonical_site_url": site, "convex_origins_ok": True})
 
 
@@ -643,16 +655,46 @@ async def metrics(ctx) -> Outcome:
     if deployment_kind(ctx) == "cloud":
         return Outcome("not_applicable", SKIPPED, "Convex Cloud")
     u = convex_url(ctx)
-    r = await request(ctx, "GET", u.origin + "/metrics")
-    ev = {"url": u.origin + "/metrics", "status": r.status}
+    urls = [u.origin + "/metrics"]
+    proxy = site_proxy_origin(ctx)
+    if proxy:  # the 3211 site proxy answers /metrics itself (convex-backend crates/common/src/http/mod.rs meta_routes)
+        urls.append(proxy + "/metrics")
+    answers = await asyncio.gather(*(request(ctx, "GET", x) for x in urls))
+    r = answers[0]
+    ev = {"url": urls[0], "status": r.status}
+    if proxy:
+        ev.update(site_proxy_url=urls[1], site_proxy_status=answers[1].status)
+    for x, a in zip(urls, answers):
+        # Prometheus text exposition: '# HELP' / '# TYPE' lines
+        if a.status == 200 and ("# TYPE " in a.body or "# HELP " in a.body):
+            where = "" if x == urls[0] else " on the HTTP actions origin"
+            return Outcome(
+                "public", WARN, f"/metrics is public{where} (Prometheus text)", {**ev, "url": x, "sample": redact(a.body.splitlines()[0])[:120]}
+            )
     if r.error:  # no complete answer says nothing either way
         return Outcome("unknown", WARN, f"/metrics: {r.detail}", {**ev, "detail": r.detail})
-    body = r.body
-    # Prometheus text exposition: '# HELP' / '# TYPE' lines
-    if r.status == 200 and ("# TYPE " in body or "# HELP " in body):
-        return Outcome("public", WARN, "/metrics is public (Prometheus text)", {**ev, "sample": redact(body.splitlines()[0])[:120]})
     code = (r.json or {}).get("code", "") if isinstance(r.json, dict) else ""
     return Outcome("private", PASS, f"/metrics not public (HTTP {r.status}{' ' + code if code else ''})", {**ev, "code": code})
+
+
+# the routes a self-hosted backend's site proxy (port 3211) answers itself instead of
+# forwarding them to /http (crates/local_backend/src/proxy.rs: a ConvexHttpService, whose
+# meta_routes in crates/common/src/http/mod.rs are /version and /metrics)
+PROXY_META_ROUTES = ("/version", "/metrics")
+
+
+def site_proxy_origin(ctx) -> str:
+    """The self-hosted site URL when it is the site proxy's own origin (not
+    `<origin>/http` and not Convex Cloud's .convex.site), else ""."""
+    if deployment_kind(ctx) == "cloud":
+        return ""
+    site_url, _ = derived_site_url(ctx)
+    if not site_url:
+        return ""
+    parts = urlsplit(site_url)
+    if parts.path.rstrip("/") or (parts.hostname or "").endswith(".convex.site"):
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # ---------------------------------------------------------------- HTTP actions
@@ -698,10 +740,23 @@ async def site(ctx) -> Outcome:
     method, route = parse_route(route_iv.text() if route_iv else DEFAULT_ROUTE)
     asked = route_iv is not None
     target = _join(site_url, route)
+    facts = {"convex_site_url": site_url}
+    if asked and method == "GET" and route.rstrip("/") in PROXY_META_ROUTES and site_proxy_origin(ctx):
+        api = convex_url(ctx).origin + "/http"
+        return Outcome(
+            "proxy_meta_route",
+            FAIL,
+            f"GET {route} on the site proxy is the proxy's own {route}, never an HTTP action",
+            {
+                "site_url": site_url, "site_source": site_source, "route": route, "method": method, "url": target,
+                "shadowed_by": f"the site proxy's own {route}",
+                "hint": f"The site proxy answers GET {route} itself; an action routed at {route} is only reachable as {api}{route}, or route it at another path.",
+            },
+            facts,
+        )  # fmt: skip
     r = await request(ctx, method, target)
     kind = classify_route_response(r)
     ev = {"site_url": site_url, "site_source": site_source, "route": route, "method": method, "url": target, "status": r.status, "ms": r.ms}
-    facts = {"convex_site_url": site_url}
     if kind == "unreachable":
         return Outcome("unreachable", FAIL, r.detail, {**ev, "layer": "HTTP (site origin)", "target": site_url, "detail": r.detail})
     if kind == "empty_404":

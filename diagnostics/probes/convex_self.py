@@ -6,6 +6,7 @@ database, a writable target and CREATE on the schema. Read-only throughout."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import ssl
 import time
@@ -84,7 +85,7 @@ async def env(ctx) -> Outcome:
     if _val(benv, "POSTGRES_URL"):
         var = "POSTGRES_URL"
     elif _val(benv, "MYSQL_URL"):
-        return Outcome("mysql", PASS, "MYSQL_URL is set: the backend uses MySQL (not checked here)", {**ev, "database_kind": "mysql"}, facts)
+        return Outcome("mysql", PASS, "MYSQL_URL is set: the backend uses MySQL (not checked here)", {**ev, "database_kind": "mysql"}, {**facts, "convex_self_database_kind": "mysql"})
     elif _val(benv, "DATABASE_URL"):
         var = "DATABASE_URL"
         ev["warning"] = DEPRECATED
@@ -94,10 +95,11 @@ async def env(ctx) -> Outcome:
             PASS,
             "no POSTGRES_URL, MYSQL_URL or DATABASE_URL: the backend runs on SQLite at /convex/data/db.sqlite3",
             {**ev, "database_kind": "sqlite"},
-            facts,
+            {**facts, "convex_self_database_kind": "sqlite"},
         )
     _state(ctx)["raw_url"] = Secret(_val(benv, var))
     facts["convex_self_var"] = var
+    facts["convex_self_database_kind"] = "postgres"
     return Outcome(
         "postgres",
         PASS,
@@ -350,3 +352,174 @@ async def session(ctx) -> Outcome:
         ev["owner_sql"] = f"ALTER DATABASE {_ident(db)} OWNER TO {_ident(user)};"
         return Outcome("schema_not_writable", FAIL, f"{user} has no CREATE on schema {sch}", ev)
     return Outcome("ok", PASS, f"writable primary; {user} may create tables in {schema}; Convex tables {ev['convex_tables']}", ev)
+
+
+# ---------------------------------------------------------------- origins, pooler, other backends
+
+ORIGIN_VARS = (("CONVEX_CLOUD_ORIGIN", "Origin"), ("CONVEX_SITE_ORIGIN", "Site"))
+
+
+def _backend_app(ctx) -> str:
+    return ctx.facts.get("backend_app") or ctx.app or ""
+
+
+async def _backend_logs(ctx) -> tuple[list[dict], str]:
+    """(the log scan's matches for the backend app, why there are none to read)."""
+    from .. import logscan
+    from .context import find_flyctl
+    from .logs import app_logs
+
+    app, flyctl = _backend_app(ctx), ctx.facts.get("flyctl_path") or find_flyctl(ctx)
+    if not app or not flyctl:
+        return [], "no app name" if not app else "flyctl not found"
+    r = await app_logs(ctx, app, flyctl)
+    if not r.ok:
+        return [], r.error_line()
+    return logscan.scan(r.stdout), ""
+
+
+@probe("convex_self.origins")
+async def origins(ctx) -> Outcome:
+    """The backend refuses to start when CONVEX_CLOUD_ORIGIN or CONVEX_SITE_ORIGIN is
+    set and starts with neither `https://` nor `http://` (an empty value is allowed:
+    local_backend/src/config.rs convex_origin_url / convex_site_url)."""
+    benv, source = backend_env(ctx)
+    app = _backend_app(ctx)
+    ev: dict = {"source": source or "(none)"}
+    bad = []
+    for var, word in ORIGIN_VARS:
+        v = _val(benv or {}, var)
+        ev[var] = v or "(unset)"
+        if v and not v.startswith(("https://", "http://")):
+            bad.append((var, word, v))
+    if bad:
+        _name_bad(ev, bad)
+        var, _, v = bad[0]
+        return Outcome("without_scheme", FAIL, f"{var}={v} has no https:// or http://: the backend refuses to start", ev, {"backend_app": app} if app else {})
+    if any(_val(benv or {}, var) for var, _ in ORIGIN_VARS):
+        return Outcome("ok", PASS, "the origins start with https:// or http://", ev)
+    matches, why = await _backend_logs(ctx)
+    seen = [m for m in matches if m["id"] == "convex.origin_scheme"]
+    if seen:
+        ev.update(app=app, log_lines=seen[0]["examples"], count=seen[0]["count"], last_seen=seen[0]["last_seen"])
+        logged = []
+        for line in seen[0]["examples"]:
+            m = LOGGED_REFUSAL.search(line)
+            if m and not any(b[1] == m.group(1) for b in logged):
+                logged.append((dict((w, v) for v, w in ORIGIN_VARS)[m.group(1)], m.group(1), m.group(2)))
+        if logged:
+            _name_bad(ev, logged)
+        else:
+            ev.update(variable="CONVEX_CLOUD_ORIGIN", backend_error=word_line(seen[0]))
+        return Outcome("refused_in_logs", FAIL, f"the backend's logs: {ev['backend_error']}", ev)
+    ev["logs"] = why or f"no such line in fly logs -a {app}"
+    if benv is None:
+        return Outcome("unknown", SKIPPED, "no backend environment, and no origin refusal in its logs" + (f" ({why})" if why else ""), ev)
+    return Outcome("unset", PASS, "the origins are unset (allowed; see the Convex track's origin check)", ev)
+
+
+LOGGED_REFUSAL = re.compile(r"(Origin|Site) url should start with https:// or http:// but got '([^']*)'")
+
+
+def _name_bad(ev: dict, bad: list[tuple[str, str, str]]) -> None:
+    """Evidence for origins without a scheme: (variable, the backend's word for it, value)."""
+    var, word, v = bad[0]
+    ev.update(
+        variable=var,
+        value=v,
+        backend_error=f"{word} url should start with https:// or http:// but got '{v}'",  # config.rs, the backend's words
+        suggested_value="https://" + v.lstrip(":/"),
+        variables=", ".join(b[0] for b in bad),
+        set_command=" ".join(f"{b[0]}=https://{b[2].lstrip(':/')}" for b in bad),
+    )
+
+
+def word_line(match: dict) -> str:
+    line = match["examples"][-1]
+    i = line.find("url should start")
+    return line[max(0, i - 7) :] if i >= 0 else line
+
+
+@probe("convex_self.pooler")
+async def pooler(ctx) -> Outcome:
+    """The backend caches its prepared statements (crates/postgres/src/connection.rs
+    `prepare_cached`): the pooler check of the Postgres track, run against the
+    backend's own target, database and sslmode."""
+    import psycopg
+
+    from .pg import pooler_check
+
+    st = _state(ctx)
+    u: PgUrl | None = st.get("url")
+    if u is None or st.get("conn") is None:
+        return Outcome("no_connection", SKIPPED, "no Postgres connection of the backend's to test")
+    db = ctx.facts.get("convex_self_db", "convex_self_hosted")
+    sslmode = ctx.facts.get("convex_self_sslmode", "require")
+    target = _BackendTarget(ctx, u.with_params(target_session_attrs=None), st.get("address"))
+    ev = {"host": u.host, "port": u.port, "user": u.user, "url": u.masked(), "db": db, "variable": ctx.facts.get("convex_self_var", "POSTGRES_URL")}
+    try:
+        a = await open_connection(target, autocommit=False, dbname=db, sslmode=sslmode)
+    except (psycopg.Error, TimeoutError) as exc:
+        words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else "no login in time"
+        return Outcome("no_second_connection", SKIPPED, f"could not open a test connection: {words}", {**ev, "error": words})
+    try:
+        out = await pooler_check(target, a, dbname=db, sslmode=sslmode)
+    finally:
+        try:
+            await asyncio.wait_for(a.close(), 0.3)
+        except Exception:
+            a.pgconn.finish()
+    out.evidence = {**ev, **out.evidence}
+    return out
+
+
+@probe("convex_self.lease")
+async def lease(ctx) -> Outcome:
+    """Only one backend may write to a database: it holds a lease there, and a second
+    one fails with `failed to acquire lease: Already acquired with higher timestamp`
+    or loses it (`Lease Lost`). Evidence: those lines in the backend app's logs, and
+    the started machines of the backend app (`fly machines list --json`)."""
+    from ..flyctl import run_flyctl
+    from .context import find_flyctl
+
+    if ctx.facts.get("convex_self_database_kind") == "sqlite":
+        return Outcome("sqlite", SKIPPED, "SQLite on the machine's volume: no shared database")
+    app, flyctl = _backend_app(ctx), ctx.facts.get("flyctl_path") or find_flyctl(ctx)
+    if not app or not flyctl:
+        return Outcome("unknown", SKIPPED, "no backend app name or no flyctl: logs and machines not read", {"app": app or "(unknown)"})
+    # without the backend's environment, --app may name another app: its machines prove nothing,
+    # while the lease lines are the backend's own words
+    known = backend_env(ctx)[0] is not None
+    ctx.progress(f"fly logs{' / fly machines list' if known else ''} -a {app}")
+    jobs = [_backend_logs(ctx)] + ([run_flyctl(flyctl, ["machines", "list", "-a", app, "--json"], timeout=ctx.timeout)] if known else [])
+    (matches, why), *rest = await asyncio.gather(*jobs)
+    listed = rest[0] if rest else None
+    ev: dict = {"app": app}
+    lines = [m for m in matches if m["id"] == "convex.lease"]
+    if lines:
+        ev.update(log_lines=lines[0]["examples"], count=lines[0]["count"], instances=lines[0]["instances"], last_seen=lines[0]["last_seen"])
+    else:
+        ev["logs"] = why or "no lease line"
+    started = []
+    if listed is None:
+        ev["machines"] = "not counted: without the backend's environment the app may not be the backend"
+    elif listed.ok:
+        try:
+            data = json.loads(listed.stdout or "null") or []
+        except ValueError:
+            data = []
+        machines = [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+        started = [m for m in machines if m.get("state") == "started"]
+        ev["machines"] = [{"id": m.get("id", ""), "state": m.get("state", ""), "region": m.get("region", "")} for m in machines]
+        ev["started"] = len(started)
+    else:
+        ev["machines_error"] = listed.error_line()
+    if lines:
+        return Outcome("lease_lost", FAIL, f"{lines[0]['count']} lease line(s) in fly logs -a {app}", ev)
+    if len(started) > 1:
+        return Outcome("several_started", FAIL, f"{len(started)} started machines of {app}, one database", ev)
+    if why and (listed is None or not listed.ok):
+        return Outcome("unknown", SKIPPED, f"neither logs nor machines read: {ev.get('machines_error') or why}", ev)
+    if listed is None:
+        return Outcome("unknown", SKIPPED, f"no lease line in fly logs -a {app} (machines not counted without the backend's environment)", ev)
+    return Outcome("one", PASS, f"one backend ({len(started)} started machine(s), no lease line)", ev)

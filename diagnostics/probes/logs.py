@@ -3,12 +3,34 @@ scanned for the failure strings of the fact sheets (diagnostics/logscan.py)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from .. import logscan
 from ..flyctl import run_flyctl
 from ..model import PASS, SKIPPED, WARN, Outcome
 from ..secret import redact
 from . import probe
 from .context import find_flyctl
+
+
+class _LogCache:
+    """One `fly logs --no-tail` per app and walk, shared by every probe that reads it."""
+
+    def __init__(self):
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    def close(self) -> None:
+        for t in self.tasks.values():
+            t.cancel()
+
+
+async def app_logs(ctx, app: str, flyctl: str):
+    """The result of `fly logs -a APP --no-tail` (diagnostics.flyctl.FlyctlResult), run once per walk."""
+    cache = ctx.resources.setdefault("fly_logs", _LogCache())
+    task = cache.tasks.get(app)
+    if task is None:
+        task = cache.tasks[app] = asyncio.ensure_future(run_flyctl(flyctl, ["logs", "-a", app, "--no-tail"], timeout=ctx.timeout))
+    return await asyncio.shield(task)  # a probe cut off at its time limit leaves the run to the others
 
 
 @probe("logs.scan")
@@ -21,10 +43,9 @@ async def scan_logs(ctx) -> Outcome:
         return Outcome("unavailable", SKIPPED, "flyctl not found: logs not read", {"apps": apps})
     matches: list[dict] = []
     read, errors = [], {}
-    import asyncio
 
     ctx.progress(f"fly logs --no-tail -a {', '.join(apps)}")
-    results = await asyncio.gather(*(run_flyctl(flyctl, ["logs", "-a", app, "--no-tail"], timeout=ctx.timeout) for app in apps))
+    results = await asyncio.gather(*(app_logs(ctx, app, flyctl) for app in apps))
     for app, r in zip(apps, results):
         if not r.ok:
             errors[app] = redact(r.error_line())

@@ -462,24 +462,32 @@ async def _pid(conn) -> int:
 
 @probe("pg.pooler")
 async def pooler(ctx) -> Outcome:
+    a = ctx.resources.get("pg_conn")
+    if a is None or a.closed:
+        return Outcome("no_connection", SKIPPED, "no open connection")
+    return await pooler_check(ctx, a)
+
+
+async def pooler_check(target, a, **connect) -> Outcome:
     """The session's connection A holds a transaction open while a second client
     B prepares a named statement. After A ends its transaction, a transaction-mode
     pooler hands B A's server (PgBouncer reuses the most recently freed server):
     B's prepared statement does not exist there. A direct connection or a
-    session-mode pooler keeps B on one server throughout."""
+    session-mode pooler keeps B on one server throughout.
+
+    `target` is what connect_kwargs reads (a walk's context, or another target
+    such as a self-hosted backend's); `a` is an open connection to it, not in
+    autocommit; `connect` overrides B's connection parameters."""
     import psycopg
 
-    a = ctx.resources.get("pg_conn")
-    if a is None or a.closed:
-        return Outcome("no_connection", SKIPPED, "no open connection")
     b = None
-    deadline = time.monotonic() + 1.5 * ctx.timeout  # inside the node's budget of 2 x --timeout
+    deadline = time.monotonic() + 1.5 * target.timeout  # inside the node's budget of 2 x --timeout
     try:
         try:
             # only the explicit prepare=True below prepares (None would turn preparing off)
-            b = await open_connection(ctx, autocommit=True, prepare_threshold=1000)
+            b = await open_connection(target, autocommit=True, prepare_threshold=1000, **connect)
         except (psycopg.Error, asyncio.TimeoutError) as exc:
-            words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else f"no login within {ctx.timeout:g} s"
+            words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else f"no login within {target.timeout:g} s"
             return Outcome("no_second_connection", SKIPPED, f"could not open a second connection: {words}", {"error": words})
         try:
             pids, error = await bounded(_prepared_dance(a, b), max(0.1, deadline - time.monotonic()))
@@ -491,7 +499,7 @@ async def pooler(ctx) -> Outcome:
                 {"detail": "no server for a second client while the first held a transaction", "pooling": "transaction, one server (likely)"},
             )
         moved = len(set(pids["b"])) > 1
-        if error and str(ctx.pg_url.params.get("pgbouncer", "")).lower() == "true":
+        if error and str(target.pg_url.params.get("pgbouncer", "")).lower() == "true":
             return Outcome(
                 "prepared_broken_handled",
                 PASS,
@@ -499,31 +507,90 @@ async def pooler(ctx) -> Outcome:
                 {"error": error, "backend_pids": pids, "pooling": "transaction", "url_param": "pgbouncer=true"},
                 {"pg_pooler": "transaction"},
             )
+        if not error and not moved:
+            return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
+        try:  # still inside the node's budget
+            ident = await bounded(pooler_identity(target, **connect), max(0.1, deadline + 0.4 * target.timeout - time.monotonic()))
+        except asyncio.TimeoutError:
+            ident = {"pooler_version": "unknown", "pooler_version_error": "the admin console did not answer in time"}
+        facts = {"pg_pooler": "transaction", **{k: ident[k] for k in ("pooler_version", "pooler_max_prepared_statements") if k in ident}}
+        named = f" (PgBouncer {ident['pooler_version']})" if ident.get("pooler_version", "unknown") != "unknown" else ""
         if error:
             return Outcome(
                 "prepared_broken",
                 FAIL,
-                f"transaction pooling: {error}",
+                f"transaction pooling{named}: {error}",
                 {
                     "error": error,
                     "backend_pids": pids,
                     "pooling": "transaction",
                     "seen": "one client connection was served by different server processes, and its prepared statement vanished",
+                    **ident,
                 },
-                {"pg_pooler": "transaction"},
+                facts,
             )
-        if moved:
-            return Outcome(
-                "transaction_pooling_ok",
-                PASS,
-                "transaction pooling, and prepared statements still work (the pooler tracks them)",
-                {"backend_pids": pids, "pooling": "transaction"},
-                {"pg_pooler": "transaction"},
-            )
-        return Outcome("direct", PASS, "one server session per client (direct or session pooling)", {"backend_pids": pids})
+        return Outcome(
+            "transaction_pooling_ok",
+            PASS,
+            f"transaction pooling{named}, and prepared statements still work (the pooler tracks them)",
+            {"backend_pids": pids, "pooling": "transaction", **ident},
+            facts,
+        )
     finally:
         if b is not None:
             try:
                 await asyncio.wait_for(b.close(), 0.3)
             except Exception:
                 b.pgconn.finish()  # a query may still be queued: drop the socket
+
+
+ADMIN_DB = "pgbouncer"  # PgBouncer's admin console: a virtual database of that name
+
+
+async def pooler_identity(target, **connect) -> dict:
+    """What PgBouncer says of itself on its admin console: `SHOW VERSION`
+    ("PgBouncer 1.18.0") and, from `SHOW CONFIG`, max_prepared_statements (a
+    setting since 1.21). Only admin_users and stats_users may log in there; the
+    others get `not allowed`, and the version stays unknown."""
+    import psycopg
+
+    ev: dict = {"pooler_version_source": f"SHOW VERSION on the admin console (database {ADMIN_DB})"}
+    try:
+        conn = await open_connection(target, autocommit=True, **{**connect, "dbname": ADMIN_DB})
+    except (psycopg.Error, asyncio.TimeoutError) as exc:
+        words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else "no login in time"
+        return {
+            **ev,
+            "pooler_version": "unknown",
+            "pooler_version_error": words,
+            "pooler_version_hint": "add the role to stats_users in pgbouncer.ini, or run SHOW VERSION; SHOW CONFIG; in psql against the pooler's pgbouncer database",
+        }
+    try:
+        # the console reports its own server_version, e.g. "1.18.0/bouncer"
+        reported = conn.info.parameter_status("server_version") or ""
+        cur = await conn.execute("SHOW VERSION")
+        row = await cur.fetchone()
+        text = str(row[0]) if row else reported
+        ev["pooler_reported"] = text
+        m = re.search(r"\d+\.\d+(?:\.\d+)?", text)
+        ev["pooler_version"] = m.group(0) if m else "unknown"
+        cur = await conn.execute("SHOW CONFIG")
+        config = {str(r[0]): r[1] for r in await cur.fetchall()}
+        if "max_prepared_statements" in config:
+            try:
+                ev["pooler_max_prepared_statements"] = int(config["max_prepared_statements"])
+            except (TypeError, ValueError):
+                ev["pooler_max_prepared_statements"] = str(config["max_prepared_statements"])
+        else:
+            ev["pooler_max_prepared_statements_note"] = "not a setting of this version (it came with PgBouncer 1.21)"
+    except psycopg.Error as exc:
+        ev.setdefault("pooler_version", "unknown")
+        ev["pooler_version_error"] = server_words(str(exc))
+    finally:
+        try:
+            await asyncio.wait_for(conn.close(), 0.3)
+        except Exception:
+            conn.pgconn.finish()
+    return ev
+
+

@@ -24,6 +24,42 @@ DONE = "done"
 _MODULES = ("context", "pg", "fly", "convex", "convex_self", "logs")
 
 
+def _version(text) -> tuple[int, ...]:
+    """'1.21.0', '1.18.0/bouncer', 'PgBouncer 1.22.1' -> (1, 21, 0); () when there is none."""
+    import re
+
+    m = re.search(r"\d+(?:\.\d+)*", str(text or ""))
+    return tuple(int(x) for x in m.group(0).split(".")) if m else ()
+
+
+_TESTS = {
+    ">": lambda v, ref: isinstance(v, (int, float)) and not isinstance(v, bool) and v > ref,
+    ">=": lambda v, ref: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= ref,
+    "version>=": lambda v, ref: bool(_version(v)) and _version(v) >= _version(ref),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A declared reading of what a probe observed: after `outcome`, when every
+    test (fact, op, value) holds on the facts that probe reported, the outcome
+    becomes `becomes` (with `status`), and the node's branch for it applies.
+    A fact the probe could not observe fails its test."""
+
+    outcome: str
+    when: tuple[tuple[str, str, object], ...]
+    becomes: str
+    why: str
+    status: str = "pass"
+
+    def holds(self, facts: Mapping) -> bool:
+        return all(op in _TESTS and _TESTS[op](facts.get(fact), ref) for fact, op, ref in self.when)
+
+    def __str__(self) -> str:
+        tests = " and ".join(f"{f} {op.replace('version', '')} {ref}" for f, op, ref in self.when)
+        return f"{self.outcome} becomes {self.becomes} when {tests} ({self.why})"
+
+
 @dataclass(frozen=True)
 class When:
     """A branch that depends on a fact: after `outcome`, go to `target` when the
@@ -55,12 +91,22 @@ class Node:
     when: tuple[When, ...] = ()  # branches that depend on a fact, checked before `branches`
     # problems a probe may report together (Outcome.problems): the first listed here is the outcome
     precedence: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()  # declared readings of the probe's facts, applied before branching
 
-    def target(self, outcome: str, facts: Mapping | None = None) -> str | None:
+    def reading(self, outcome: str, facts: Mapping | None = None) -> Rule | None:
+        """The rule that re-reads this outcome, given the facts its probe reported."""
+        return next((r for r in self.rules if r.outcome == outcome and r.holds(facts or {})), None)
+
+    def branch(self, outcome: str, facts: Mapping | None = None) -> str | None:
+        """Where an outcome (already read) leads: a fact condition, else the plain branch."""
         for w in self.when:
             if w.outcome == outcome and w.holds(facts or {}):
                 return w.target
         return self.branches.get(outcome, self.default)
+
+    def target(self, outcome: str, facts: Mapping | None = None) -> str | None:
+        r = self.reading(outcome, facts)
+        return self.branch(r.becomes if r else outcome, facts)
 
     def targets(self) -> list[str]:
         """Every target this node may lead to."""
@@ -125,6 +171,7 @@ class Decision:
     summary: str
     target: str | None  # None: no branch for this outcome (the track ends undecided)
     warnings: tuple[WarningRule, ...]
+    reading: str = ""  # why a declared rule re-read the probe's outcome
 
 
 @dataclass(frozen=True)
@@ -237,10 +284,13 @@ def decide(n: Node, outcome, facts: Mapping) -> Decision:
         if p in outcome.problems:
             name, status, summary = p, FAIL, outcome.problems[p]
             break
+    rule = n.reading(name, {**facts, **outcome.facts})
+    if rule:  # the tree's declared reading of what the probe observed
+        name, status = rule.becomes, rule.status
     fired = tuple(w for w in warnings_for(n.id) if w.fires(name, outcome.evidence))
     if fired and status == PASS:
         status = WARN
-    return Decision(name, status, summary, n.target(name, facts), fired)
+    return Decision(name, status, summary, n.branch(name, facts), fired, rule.why if rule else "")
 
 
 def validate() -> list[str]:
@@ -279,6 +329,12 @@ def validate() -> list[str]:
                 problems.append(f"node {n.id}: precedence names {p}, which has no branch")
         if len(set(n.precedence)) != len(n.precedence):
             problems.append(f"node {n.id}: precedence names an outcome twice")
+        for r in n.rules:
+            if r.outcome not in n.branches or r.becomes not in n.branches:
+                problems.append(f"node {n.id}: rule {r.outcome} -> {r.becomes} on an outcome with no branch")
+            for _, op, _ in r.when:
+                if op not in _TESTS:
+                    problems.append(f"node {n.id}: rule {r.outcome}: unknown test {op}")
     from .compare import validate as validate_compare
 
     problems += validate_compare(cat)
@@ -320,6 +376,8 @@ def describe() -> str:
             lines.append(f"  {n.id} [{n.probe}] {n.title}")
             if n.precedence:
                 lines.append(f"      {'(problems, first wins)':<22}    {' > '.join(n.precedence)}")
+            for r in n.rules:
+                lines.append(f"      {'rule':<22} :: {r}")
             for outcome, target in n.branches.items():
                 for w in n.when:
                     if w.outcome == outcome:

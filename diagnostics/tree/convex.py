@@ -77,7 +77,8 @@ node(
     "Do CONVEX_CLOUD_ORIGIN and CONVEX_SITE_ORIGIN match the URL in use?",
     "A self-hosted backend builds storage URLs, process.env.CONVEX_SITE_URL and Node-action callbacks from them; the bare image leaves them empty.",
     "convex.origins",
-    {"ok": "convex.metrics", "skipped": "convex.metrics", "cloud": "convex.metrics", "unknown": "convex.metrics", "mismatch": "cause:convex.origin_mismatch"},
+    {"ok": "convex.metrics", "skipped": "convex.metrics", "cloud": "convex.metrics", "unknown": "convex.metrics", "mismatch": "cause:convex.origin_mismatch",
+     "site_missing_prefix": "cause:convex.site_url_missing_http_prefix"},
     budget=3.5,
 )
 node(
@@ -99,6 +100,7 @@ node(
         "not_deployed_unasked": "convex.pg_from_convex",
         "unknown_site": "convex.pg_from_convex",
         "route_not_found": "cause:convex.http_route_not_found",
+        "proxy_meta_route": "cause:convex.http_route_not_found",
         "not_deployed": "cause:convex.http_actions_not_deployed",
         "missing_prefix": "cause:convex.site_url_missing_http_prefix",
         "failed": "cause:convex.http_action_failed",

@@ -2,7 +2,7 @@
 the backend's own rules, then the Postgres it will really use."""
 
 from . import DONE, node, track
-from .pg import LOGIN_REFUSED
+from .pg import LOGIN_REFUSED, tracks_prepared
 
 track("convex_self", "Will the self-hosted backend start on its Postgres?", "convex_self.env")
 
@@ -11,7 +11,7 @@ node(
     "Which database does the backend's environment select?",
     "run_backend.sh picks POSTGRES_URL, then MYSQL_URL, then the deprecated DATABASE_URL, and otherwise SQLite on the volume.",
     "convex_self.env",
-    {"absent": DONE, "sqlite": DONE, "mysql": DONE, "postgres": "convex_self.url"},
+    {"absent": "convex_self.origins", "sqlite": "convex_self.origins", "mysql": "convex_self.origins", "postgres": "convex_self.url"},
 )
 node(
     "convex_self.url",
@@ -68,5 +68,51 @@ node(
     "Is the target writable, and may the role create tables in the schema?",
     "The backend connects with target_session_attrs=read-write and creates its tables in current_schema().",
     "convex_self.session",
-    {"ok": DONE, "read_only": "cause:convex_self.target_read_only", "schema_not_writable": "cause:convex_self.schema_not_writable"},
+    {"ok": "convex_self.origins", "read_only": "cause:convex_self.target_read_only", "schema_not_writable": "cause:convex_self.schema_not_writable"},
+)
+node(
+    "convex_self.origins",
+    "Do CONVEX_CLOUD_ORIGIN and CONVEX_SITE_ORIGIN start with https:// or http://?",
+    "After connecting to its database the backend checks its origins, and exits on one without a scheme (an empty one is allowed); without its environment, its logs tell.",
+    "convex_self.origins",
+    {
+        "ok": "convex_self.pooler",
+        "unset": "convex_self.pooler",
+        "unknown": "convex_self.pooler",
+        "without_scheme": "cause:convex_self.origin_without_scheme",
+        "refused_in_logs": "cause:convex_self.origin_without_scheme",
+    },
+    budget=2.0,
+)
+node(
+    "convex_self.pooler",
+    "Do the backend's cached prepared statements survive its Postgres pooler?",
+    "The backend prepares and caches its statements; a transaction-mode PgBouncer (Managed Postgres' pooled host in Transaction mode) loses them.",
+    "convex_self.pooler",
+    {
+        "no_connection": "convex_self.lease",
+        "direct": "convex_self.lease",
+        "transaction_pooling_ok": "convex_self.lease",
+        "no_second_connection": "convex_self.lease",
+        "pool_wait": "convex_self.lease",
+        "prepared_broken_handled": "convex_self.lease",
+        "prepared_tracked": "convex_self.lease",
+        "prepared_broken": "cause:convex_self.pooler_transaction_mode",
+    },
+    rules=(tracks_prepared(),),
+    budget=3.0,
+)
+node(
+    "convex_self.lease",
+    "Is this the only backend on its database?",
+    "One backend holds the database's lease; a second one fails to acquire it or takes it away, and the two flap.",
+    "convex_self.lease",
+    {
+        "one": DONE,
+        "unknown": DONE,
+        "sqlite": DONE,
+        "lease_lost": "cause:convex_self.two_backends_one_database",
+        "several_started": "cause:convex_self.two_backends_one_database",
+    },
+    budget=2.0,
 )

@@ -1,6 +1,6 @@
 """The Postgres track: from the URL to a working, writable session."""
 
-from . import DONE, When, node, track, warning
+from . import DONE, Rule, When, node, track, warning
 
 # How Postgres refuses a login (the outcomes of probes.pg.classify_connect_error),
 # for every node that logs in; a node overrides what means something else there.
@@ -19,6 +19,18 @@ LOGIN_REFUSED = {
 }
 
 FLY_HOSTS = ("fly_private", "fly_public")  # pg.host's kinds of a Fly host
+
+# PgBouncer 1.21 tracks protocol-level named prepared statements itself when
+# max_prepared_statements > 0 (1.21.0 release notes; 1.24 made 200 the default):
+# drivers' prepared statements then survive transaction pooling, SQL-level
+# PREPARE still does not. The one place this threshold is written.
+PGBOUNCER_TRACKS_PREPARED = (("pooler_version", "version>=", "1.21"), ("pooler_max_prepared_statements", ">", 0))
+TRACKED_WHY = "PgBouncer 1.21+ with max_prepared_statements > 0 keeps drivers' (protocol-level) prepared statements; SQL-level PREPARE still does not survive"
+
+
+def tracks_prepared(becomes: str = "prepared_tracked") -> Rule:
+    return Rule("prepared_broken", PGBOUNCER_TRACKS_PREPARED, becomes, TRACKED_WHY)
+
 
 track("postgres", "Can we reach Postgres the way the app does?", "pg.url")
 
@@ -106,8 +118,10 @@ node(
         "no_second_connection": DONE,
         "pool_wait": DONE,
         "prepared_broken_handled": DONE,
+        "prepared_tracked": DONE,
         "prepared_broken": "cause:pg.pooler_prepared_statements",
     },
+    rules=(tracks_prepared(),),
     budget=2.0,
 )
 

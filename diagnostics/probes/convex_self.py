@@ -459,6 +459,7 @@ async def pooler(ctx) -> Outcome:
     ev = {"host": u.host, "port": u.port, "user": u.user, "url": u.masked(), "db": db, "variable": ctx.facts.get("convex_self_var", "POSTGRES_URL")}
     try:
         a = await open_connection(target, autocommit=False, dbname=db, sslmode=sslmode)
+        await a.set_read_only(True)  # its transaction is BEGIN READ ONLY, like the walk's own
     except (psycopg.Error, TimeoutError) as exc:
         words = server_words(str(exc)) if isinstance(exc, psycopg.Error) else "no login in time"
         return Outcome("no_second_connection", SKIPPED, f"could not open a test connection: {words}", {**ev, "error": words})
